@@ -1,0 +1,3 @@
+from srdistill.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""The six registries and the built-in components, registered explicitly.
+
+Component modules import torch, so nothing is registered until :func:`catalog` is first
+called; importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+
+from srdistill.registry import Registry
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every registry, by the recipe section it serves."""
+
+    students: Registry[Any]
+    teachers: Registry[Any]
+    degradations: Registry[Any]
+    losses: Registry[Any]
+    datasets: Registry[Any]
+    metrics: Registry[Any]
+
+    def registries(self) -> dict[str, Registry[Any]]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@cache
+def catalog() -> Catalog:
+    """The registries with every built-in component in them."""
+    from srdistill.data import fashion_mnist, image_folder
+    from srdistill.degradations import resize
+    from srdistill.losses import logits, pixel
+    from srdistill.metrics import classification, image
+    from srdistill.students import interpolation, rrdb
+    from srdistill.teachers import timm_teacher
+
+    cat = Catalog(
+        students=Registry("student"),
+        teachers=Registry("teacher"),
+        degradations=Registry("degradation"),
+        losses=Registry("loss"),
+        datasets=Registry("data set"),
+        metrics=Registry("metric"),
+    )
+    cat.students.add(rrdb.RRDBConfig, rrdb.build_rrdb)
+    cat.students.add(interpolation.BicubicConfig, interpolation.build_interpolation)
+    cat.students.add(interpolation.BilinearConfig, interpolation.build_interpolation)
+
+    cat.teachers.add(timm_teacher.TimmTeacherConfig, timm_teacher.build_timm_teacher)
+
+    cat.degradations.add(resize.BicubicConfig, resize.build_bicubic)
+
+    cat.losses.add(logits.LogitMSEConfig, logits.build_logit_mse)
+    cat.losses.add(logits.CEGapConfig, logits.build_ce_gap)
+    cat.losses.add(logits.KLConfig, logits.build_kl)
+    cat.losses.add(pixel.PixelL1Config, pixel.build_pixel_l1)
+
+    cat.datasets.add(fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist)
+    cat.datasets.add(image_folder.ImageFolderConfig, image_folder.build_image_folder)
+
+    cat.metrics.add("top1", classification.Top1)
+    cat.metrics.add("top5", classification.Top5)
+    cat.metrics.add("ce", classification.CrossEntropy)
+    cat.metrics.add("logit_mse", classification.LogitMSE)
+    cat.metrics.add("agreement", classification.Agreement)
+    cat.metrics.add("psnr", image.PSNR)
+    cat.metrics.add("ssim", image.SSIM)
+    return cat

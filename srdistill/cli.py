@@ -1,0 +1,184 @@
+"""The ``srdistill`` command line.
+
+This module imports only typer and rich; torch, timm and basicsr are imported inside the
+commands that need them, so ``srdistill --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from srdistill import __version__
+from srdistill.errors import UserError
+
+app = typer.Typer(
+    name="srdistill",
+    help="Teacher-student super-resolution: train an SR network so a frozen classifier sees the same thing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+# Off a terminal (CI logs, pipes, files) rich would wrap at 80 columns; tables need more.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+RecipeArg = Annotated[
+    Path, typer.Argument(help="Recipe YAML file, e.g. recipes/fmnist_darionet.yaml.", show_default=False)
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a recipe field, e.g. --set train.epochs=3 (repeatable).",
+        show_default=False,
+    ),
+]
+
+
+def fail(error: UserError) -> NoReturn:
+    """Print a user error as one short panel and exit with status 1."""
+    body = error.problem + (f"\n\n[bold]Fix:[/] {error.fix}" if error.fix else "")
+    err.print(
+        Panel(body, title="[bold red]error", title_align="left", border_style="red", expand=False),
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"srdistill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Teacher-student super-resolution (DarioNet): see README.md for the quickstart."""
+
+
+@app.command()
+def train(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, build, print the plan, and exit.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
+) -> None:
+    """Train the student (or the teacher, with train.fit=teacher) described by RECIPE."""
+    try:
+        from srdistill.engine.runs import resolved_yaml
+        from srdistill.recipe import load_recipe
+
+        spec = load_recipe(recipe, set_ or [])
+        if dry_run:
+            _dry_run(spec, resolved_yaml(spec))
+            return
+        from srdistill.engine.trainer import train as run_training
+
+        run_training(spec, err, overwrite=overwrite)
+    except UserError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]; checkpoints of finished epochs are kept in the run folder.")
+        raise typer.Exit(130) from None
+
+
+def _dry_run(spec, text: str) -> None:  # type: ignore[no-untyped-def]
+    from rich.syntax import Syntax
+
+    from srdistill.engine.build import build_parts, check_paths
+    from srdistill.engine.plan import describe
+    from srdistill.engine.runtime import select_device
+
+    out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
+    check_paths(spec)
+    device = select_device(spec.device)
+    parts = build_parts(spec, device)
+    out.print(describe(spec, parts))
+    out.print(
+        f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "
+        f"device {device}, run folder {spec.run_dir}. Nothing was written."
+    )
+
+
+@app.command()
+def compare(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON here.")] = None,
+) -> None:
+    """Table 1 of the paper for RECIPE's test split: original, bilinear, bicubic and each checkpoint."""
+    try:
+        from srdistill.engine.compare import compare as run_compare
+        from srdistill.engine.compare import recovered_top1, rows_table, rows_to_json
+        from srdistill.recipe import load_recipe
+
+        spec = load_recipe(recipe, set_ or [])
+        rows = run_compare(spec, err)
+        out.print(rows_table(rows, f"{spec.name}: test split"))
+        for method, fraction in recovered_top1(rows).items():
+            out.print(
+                f"{method}: recovers {fraction:.3f} of the top-1 lost by bicubic (SR − bicubic)/(original − bicubic)"
+            )
+        if json_path is not None:
+            try:
+                json_path.parent.mkdir(parents=True, exist_ok=True)
+                json_path.write_text(json.dumps(rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
+            except OSError as e:
+                raise UserError(f"Cannot write {json_path}: {e.strerror}.", "Choose a writable --json path.") from None
+            out.print(f"wrote {json_path}")
+    except UserError as e:
+        fail(e)
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="Only this registry: students, teachers, degradations, losses, datasets, metrics."),
+    ] = None,
+) -> None:
+    """Show every registered component: what a recipe's `type:` can name."""
+    from rich.table import Table
+
+    from srdistill.catalog import catalog
+    from srdistill.registry import did_you_mean
+
+    registries = catalog().registries()
+    if kind is not None and kind not in registries:
+        fail(
+            UserError(
+                f"No registry '{kind}'.{did_you_mean(kind, list(registries))}",
+                f"Use one of: {', '.join(registries)}.",
+            )
+        )
+    for name, registry in registries.items():
+        if kind is not None and name != kind:
+            continue
+        table = Table(title=f"{name} ({len(registry)})", title_justify="left", show_lines=False)
+        table.add_column("type", style="bold cyan")
+        table.add_column("description")
+        table.add_column("from", style="dim")
+        for entry in registry:
+            table.add_row(entry.name, entry.summary, entry.source)
+        out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as e:  # raised outside a command (should not happen, but never show a traceback)
+        err.print(f"error: {e}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Small shims that keep third-party packages importable with current releases."""

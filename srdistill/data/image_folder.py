@@ -1,0 +1,143 @@
+"""Images in class subfolders, ImageNet style: ``root/train/<class>/*.JPEG``, ``root/val/<class>/*``.
+
+Every image is decoded with PIL, its shorter side resized to ``hr_size`` (PIL bicubic, which
+antialiases), and centre-cropped to ``hr_size × hr_size``: the paper's 256×256 originals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch.utils.data import Dataset, Subset
+
+from srdistill.data.base import DataInfo, Splits, stratified_split
+from srdistill.errors import UserError
+from srdistill.registry import ComponentConfig
+
+
+class ImageFolderConfig(ComponentConfig):
+    """Images in class subfolders (ImageNet layout), resized and centre-cropped to hr_size."""
+
+    type: Literal["image_folder"]
+    root: Path = Field(description="Folder holding the split folders.")
+    train_dir: str = Field("train", description="Training split folder under root.")
+    val_dir: str = Field("val", description="Validation split folder under root.")
+    test_dir: str | None = Field(
+        None, description="Test split folder; if unset, val_dir is split into validation and test halves."
+    )
+    train_fraction: float = Field(1.0, gt=0, le=1, description="Class-balanced share of train_dir to use.")
+    val_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of val_dir used for validation when test_dir is unset."
+    )
+    hr_size: int = Field(256, ge=8, description="Side of the square originals (resize shorter side, centre crop).")
+    channels: Literal[1, 3] = Field(3, description="3 for RGB, 1 for greyscale.")
+    seed: int = Field(0, description="Seed of the subset and of the validation/test split.")
+
+
+def image_extensions() -> tuple[str, ...]:
+    """Every file extension PIL can open."""
+    from PIL import Image
+
+    return tuple(ext.lower() for ext in Image.registered_extensions())
+
+
+class FolderImages(Dataset):
+    """``(path, label)`` samples decoded and cropped to ``hr_size`` on access."""
+
+    def __init__(self, samples: list[tuple[str, int]], hr_size: int, channels: int) -> None:
+        self.samples = samples
+        self.hr_size = hr_size
+        self.mode = "RGB" if channels == 3 else "L"
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+        from torchvision.transforms.v2 import InterpolationMode
+        from torchvision.transforms.v2 import functional as TF
+
+        path, label = self.samples[i]
+        with Image.open(path) as img:
+            img = img.convert(self.mode)
+        img = TF.resize(img, self.hr_size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        img = TF.center_crop(img, [self.hr_size, self.hr_size])
+        return TF.pil_to_tensor(img), label
+
+
+def _scan(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+    from torchvision.datasets.folder import find_classes, make_dataset
+
+    if not folder.is_dir():
+        raise UserError(
+            f"Image folder not found: {folder}",
+            "Set data.root (and data.train_dir / data.val_dir) to folders laid out as <split>/<class>/<image>.",
+        )
+    if class_to_idx is None:
+        try:
+            classes, class_to_idx = find_classes(str(folder))
+        except FileNotFoundError:
+            raise UserError(
+                f"{folder} has no class subfolders.",
+                "Put each class's images in a subfolder named after the class.",
+            ) from None
+    else:
+        classes = list(class_to_idx)
+        extra = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in class_to_idx)
+        if extra:
+            raise UserError(
+                f"{folder} has class folders the training split lacks: {', '.join(extra[:5])}",
+                "Every split must use the training split's classes.",
+            )
+    try:
+        samples = make_dataset(str(folder), class_to_idx, extensions=image_extensions())
+    except FileNotFoundError as e:
+        raise UserError(f"{folder}: {e}", "Every class folder needs at least one image.") from None
+    return samples, classes
+
+
+def build_image_folder(cfg: ImageFolderConfig) -> Splits:
+    train_samples, classes = _scan(cfg.root / cfg.train_dir)
+    class_to_idx = {c: i for i, c in enumerate(classes)}
+    val_samples, _ = _scan(cfg.root / cfg.val_dir, class_to_idx)
+
+    def make(samples: list[tuple[str, int]]) -> FolderImages:
+        return FolderImages(samples, cfg.hr_size, cfg.channels)
+
+    train_all = make(train_samples)
+    (train_idx,) = stratified_split(train_all.targets, [cfg.train_fraction], cfg.seed)
+    train: Dataset = Subset(train_all, train_idx) if cfg.train_fraction < 1 else train_all
+
+    val_all = make(val_samples)
+    if cfg.test_dir is None:
+        val_idx, test_idx = stratified_split(val_all.targets, [cfg.val_fraction, 1 - cfg.val_fraction], cfg.seed)
+        if not val_idx or not test_idx:
+            raise UserError(
+                f"{cfg.root / cfg.val_dir} has too few images ({len(val_all)}) to split into validation and test.",
+                "Add images or set data.test_dir.",
+            )
+        val: Dataset = Subset(val_all, val_idx)
+        test: Dataset = Subset(val_all, test_idx)
+    else:
+        test_samples, _ = _scan(cfg.root / cfg.test_dir, class_to_idx)
+        val, test = val_all, make(test_samples)
+    if len(train) == 0:
+        raise UserError(
+            f"data.train_fraction={cfg.train_fraction} selects no training images.",
+            "Raise data.train_fraction.",
+        )
+
+    info = DataInfo(
+        channels=cfg.channels,
+        num_classes=len(classes),
+        hr_size=(cfg.hr_size, cfg.hr_size),
+        class_names=tuple(classes),
+    )
+    return Splits(train=train, val=val, test=test, info=info)

@@ -1,0 +1,44 @@
+"""Downscaling by a factor, the paper's degradation (bicubic × 0.32)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from srdistill.imaging import Interpolation, resize, scaled_size
+from srdistill.registry import ComponentConfig
+
+
+class BicubicConfig(ComponentConfig):
+    """Bicubic downscaling by `factor` (kornia; Gaussian antialias; sizes rounded half up)."""
+
+    type: Literal["bicubic"]
+    factor: float = Field(0.32, gt=0, le=1, description="Side scale factor (paper: 0.32, 256 → 82).")
+    antialias: bool = Field(True, description="Gaussian blur before downscaling (kornia's antialias).")
+
+
+class Downscale(nn.Module):
+    """Resize ``(B, C, H, W)`` images to ``scaled_size((H, W), factor)``."""
+
+    def __init__(self, factor: float, mode: Interpolation = "bicubic", antialias: bool = True) -> None:
+        super().__init__()
+        self.factor = factor
+        self.mode = mode
+        self.antialias = antialias
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return scaled_size(size, self.factor)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        size = self.output_size(tuple(images.shape[-2:]))  # type: ignore[arg-type]
+        return resize(images, size, self.mode, self.antialias)
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, mode={self.mode}, antialias={self.antialias}"
+
+
+def build_bicubic(cfg: BicubicConfig) -> Downscale:
+    return Downscale(cfg.factor, "bicubic", cfg.antialias)

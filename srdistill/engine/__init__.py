@@ -1,0 +1,1 @@
+"""Building a run from a recipe, training it, and evaluating it."""

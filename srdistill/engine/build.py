@@ -1,0 +1,138 @@
+"""Turning a validated recipe into components."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from srdistill.catalog import catalog
+from srdistill.checkpoints import check_and_load, read_metadata, read_state_dict
+from srdistill.data.base import DataInfo, Splits
+from srdistill.errors import UserError
+from srdistill.losses.base import WeightedSum
+from srdistill.recipe.schema import Recipe
+from srdistill.registry import ComponentConfig
+from srdistill.students.base import SuperResolver
+from srdistill.teachers.base import Teacher
+
+
+@dataclass
+class Parts:
+    """Everything a recipe describes, built and on its device."""
+
+    data: Splits
+    degradation: nn.Module
+    teacher: Teacher
+    student: SuperResolver | None
+    loss: WeightedSum | None
+
+
+def build_parts(recipe: Recipe, device: torch.device) -> Parts:
+    cat = catalog()
+    data: Splits = cat.datasets.build(recipe.data)
+    for split, size in data.sizes().items():
+        if size == 0:
+            raise UserError(f"The {split} split of the data set is empty.", "Check data.root and the split settings.")
+    info = data.info
+    degradation = cat.degradations.build(recipe.degradation).to(device)
+    teacher = cat.teachers.build(recipe.teacher, info)
+    student = cat.students.build(recipe.student, info) if recipe.student is not None else None
+    teacher, student = place(teacher, recipe, device), place(student, recipe, device)
+    return Parts(data, degradation, teacher, student, build_loss(recipe.losses))
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def place(module: M | None, recipe: Recipe, device: torch.device) -> M | None:
+    """Move a model to the device, in channels-last memory format if the recipe asks for it."""
+    if module is None:
+        return module
+    if recipe.runtime.channels_last:
+        return module.to(device=device, memory_format=torch.channels_last)
+    return module.to(device)
+
+
+def build_loss(configs: list[ComponentConfig]) -> WeightedSum | None:
+    """The weighted sum of the recipe's losses; a type used twice is named ``type``, ``type_2``, …"""
+    if not configs:
+        return None
+    seen: Counter[str] = Counter()
+    terms = []
+    for cfg in configs:
+        seen[cfg.type] += 1
+        name = cfg.type if seen[cfg.type] == 1 else f"{cfg.type}_{seen[cfg.type]}"
+        terms.append((name, float(getattr(cfg, "weight", 1.0)), catalog().losses.build(cfg)))
+    return WeightedSum(terms)
+
+
+def checkpoint_metadata(role: str, config: ComponentConfig, **extra: Any) -> dict[str, Any]:
+    """What a checkpoint records so that it can be rebuilt without its recipe."""
+    return {"role": role, "config": config.model_dump(mode="json"), **extra}
+
+
+def load_student_checkpoint(path: Any, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
+    """A student rebuilt from a checkpoint.
+
+    Checkpoints written by ``srdistill train`` carry their student config; other weight files
+    (e.g. a basicsr ``.pth``) are loaded into the recipe's ``student`` architecture.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"Checkpoint not found: {path}",
+            "Train it first (srdistill train <the recipe that writes it>), or fix compare.checkpoints.",
+        )
+    meta = read_metadata(path) if path.suffix == ".safetensors" else {}
+    if meta.get("role") == "teacher":
+        raise UserError(f"{path} is a teacher checkpoint, not a student.", "List student checkpoints in compare.")
+    cat = catalog()
+    if "config" in meta:
+        raw = dict(meta["config"])
+        entry = cat.students.get(str(raw.get("type")))
+        if "weights" in raw:
+            raw["weights"] = None  # initial weights are replaced by the checkpoint's
+        config = entry.config.model_validate(raw) if entry.config is not None else None
+    elif fallback is not None:
+        config = fallback.model_copy(update={"weights": None}) if hasattr(fallback, "weights") else fallback
+    else:
+        raise UserError(
+            f"{path} does not say which student it holds, and the recipe has no student section.",
+            "Add a student section describing its architecture.",
+        )
+    assert config is not None
+    student: SuperResolver = cat.students.build(config, info)
+    check_and_load(student.net, read_state_dict(path, "checkpoint"), f"checkpoint ({path})")
+    return student
+
+
+def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
+    """Report every input file or folder the recipe names that does not exist, all at once."""
+    from pathlib import Path
+
+    missing = []
+    for section in ("data", "teacher", "student"):
+        cfg = getattr(recipe, section)
+        if cfg is None:
+            continue
+        for key, value in cfg:
+            if isinstance(value, Path) and not value.exists():
+                missing.append(f"{section}.{key}: {value}")
+    if checkpoints:
+        missing += [
+            f"compare.checkpoints ({ref.name}): {ref.path}"
+            for ref in recipe.compare.checkpoints
+            if not ref.path.exists()
+        ]
+    if missing:
+        raise UserError(
+            "The recipe names paths that do not exist:\n" + "\n".join(f"  • {m}" for m in missing),
+            "Fix them in the recipe or with --set (e.g. --set data.root=/path). Relative paths start at the "
+            "current directory; checkpoints under runs/ are written by `srdistill train` of their recipe.",
+        )

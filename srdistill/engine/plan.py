@@ -1,0 +1,119 @@
+"""``srdistill train --dry-run``: what a recipe builds, its sizes and its cost, without training."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from rich.console import Group
+from rich.table import Table
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from srdistill.engine.build import Parts
+from srdistill.recipe.schema import Recipe
+
+
+def count_flops(fn: Callable[[], None]) -> int:
+    """FLOPs of everything ``fn`` runs (forward and backward), counted by torch's FlopCounterMode."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def on_meta(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` on the meta device: shapes and FLOPs without memory or compute."""
+    return copy.deepcopy(module).to("meta")
+
+
+def params(module: nn.Module | None) -> tuple[int, int]:
+    if module is None:
+        return 0, 0
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def describe(recipe: Recipe, parts: Parts) -> Group:
+    """Tables of the components and of every stage's size and cost, for one image."""
+    info = parts.data.info
+    c, (h, w) = info.channels, info.hr_size
+    teacher = on_meta(parts.teacher).eval()
+    student = on_meta(parts.student).eval() if parts.student is not None else None
+    fit_student = recipe.train.fit == "student"
+
+    hr = torch.zeros(1, c, h, w, device="meta")
+    lr_size = parts.degradation.output_size((h, w)) if hasattr(parts.degradation, "output_size") else None
+    lr = torch.zeros(1, c, *(lr_size or (h, w)), device="meta")
+
+    stages = Table(title="Stages (one image)", title_justify="left")
+    for col in ("stage", "shape", "GFLOP"):
+        stages.add_column(col, justify="left" if col == "stage" else "right")
+    stages.add_row("original (HR)", _shape(hr), "")
+    if student is not None:
+        stages.add_row(f"degradation {recipe.degradation.type}", _shape(lr), "")
+        with torch.no_grad():
+            raw = student.upscale(lr)
+        gflop = count_flops(lambda: student.upscale(lr)) / 1e9
+        stages.add_row(f"student {recipe.student.type} network", _shape(raw), f"{gflop:.3g}")  # type: ignore[union-attr]
+        stages.add_row(f"resize ({student.mode}) → SR", _shape(hr), "")
+    pre = teacher.preprocess(hr)
+    stages.add_row(f"teacher preprocess (resize {teacher.resize_size}, crop)", _shape(pre), "")
+    with torch.no_grad():
+        logits = teacher(hr)
+    stages.add_row(
+        f"teacher {recipe.teacher.model_dump().get('model', recipe.teacher.type)}",
+        _shape(logits),
+        f"{count_flops(lambda: teacher(hr)) / 1e9:.3g}",
+    )
+    if fit_student and student is not None and parts.loss is not None:
+        step = count_flops(lambda: _student_step(student, teacher, hr, lr, parts.loss.needs_teacher)) / 1e9
+        stages.add_row("training step (student fwd+bwd, teacher)", "", f"{step:.3g}")
+
+    comps = Table(title="Components", title_justify="left")
+    for col in ("section", "type", "parameters", "trainable"):
+        comps.add_column(col, justify="left" if col in ("section", "type") else "right")
+    trained = parts.student if fit_student else parts.teacher
+    for section, module, cfg in (
+        ("teacher", parts.teacher, recipe.teacher),
+        ("student", parts.student, recipe.student),
+    ):
+        if cfg is None:
+            continue
+        total, _ = params(module)
+        trainable = total if module is trained else 0
+        comps.add_row(section, cfg.type, f"{total:,}", f"{trainable:,}")
+    comps.add_row("degradation", recipe.degradation.type, "", "")
+    if parts.loss is not None:
+        terms = " + ".join(f"{wt:g}·{n}" for n, wt in zip(parts.loss.names, parts.loss.weights, strict=True))
+        comps.add_row("losses", terms, "", "")
+
+    sizes = parts.data.sizes()
+    data = Table(title="Data", title_justify="left")
+    for col in ("data set", "classes", "HR size", "train", "val", "test"):
+        data.add_column(col, justify="left" if col == "data set" else "right")
+    data.add_row(
+        recipe.data.type,
+        str(info.num_classes),
+        f"{c}×{h}×{w}",
+        *(f"{sizes[s]:,}" for s in ("train", "val", "test")),
+    )
+    return Group(data, comps, stages)
+
+
+def _student_step(
+    student: nn.Module, teacher: nn.Module, hr: torch.Tensor, lr: torch.Tensor, uses_teacher: bool
+) -> None:
+    sr = student(lr, (hr.shape[-2], hr.shape[-1]))
+    if uses_teacher:
+        with torch.no_grad():
+            teacher(hr)
+        out = teacher(sr).sum()
+    else:
+        out = sr.sum()
+    out.backward()
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "×".join(str(s) for s in t.shape[1:])

@@ -1,0 +1,61 @@
+"""Device choice, seeding and data loaders."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from srdistill.errors import UserError
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; an explicit device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{name}' was asked for but CUDA is not available here.", "Use --set device=auto.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"device '{name}' does not exist ({torch.cuda.device_count()} GPUs).", "Use cuda:0.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError("device 'mps' was asked for but is not available here.", "Use --set device=auto.")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued work on ``device`` (for timing)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    device: torch.device,
+    shuffle: bool = False,
+    seed: int = 0,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A loader of uint8 image batches; training loaders drop a last partial batch."""
+    n = len(dataset)  # type: ignore[arg-type]
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle and n > batch_size,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=num_workers > 0,
+    )

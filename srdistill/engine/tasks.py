@@ -1,0 +1,135 @@
+"""What is trained: the student (SR distillation) or the teacher (classification on originals).
+
+Both tasks give the training loop the same three things: the module whose weights are
+optimised and saved, a ``losses(hr, labels)`` step, and a ``validate(loader)`` pass.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from torch import nn
+from torch.utils.data import DataLoader
+
+from srdistill.engine.build import Parts
+from srdistill.engine.evaluate import ORIGINAL, evaluate
+from srdistill.errors import UserError
+from srdistill.losses.base import LossInputs, WeightedSum
+from srdistill.recipe.schema import VALIDATION_VALUES, Recipe
+from srdistill.registry import ComponentConfig
+from srdistill.students.base import SuperResolver
+
+STUDENT_VAL_METRICS = tuple(v for v in VALIDATION_VALUES["student"] if v != "ce_gap")
+TEACHER_VAL_METRICS = VALIDATION_VALUES["teacher"]
+
+
+class StudentFit:
+    """Train the student so the frozen teacher sees in SR what it sees in the original.
+
+    The teacher's pass on the original runs without gradient; its pass on the SR image keeps
+    the graph, so the loss gradient flows through the frozen teacher into the student.
+    Validation uses the paper's rule: ``ce_gap`` = CE on SR − CE on originals.
+    """
+
+    role = "student"
+
+    def __init__(self, recipe: Recipe, parts: Parts, device: torch.device) -> None:
+        assert parts.student is not None and parts.loss is not None and recipe.student is not None
+        if not parts.student.trainable:
+            raise UserError(
+                f"Student '{recipe.student.type}' has no weights to train.",
+                "Use a learned student such as rrdb; interpolation students are baselines for compare.",
+            )
+        self.student: SuperResolver = parts.student
+        self.teacher = parts.teacher.freeze()
+        self.degradation = parts.degradation
+        self.loss: WeightedSum = parts.loss
+        self.device = device
+        self.config: ComponentConfig = recipe.student
+
+    @property
+    def model(self) -> nn.Module:
+        return self.student
+
+    @property
+    def weights(self) -> nn.Module:
+        return self.student.net
+
+    def losses(self, hr: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            lr = self.degradation(hr)
+        sr = self.student(lr, (hr.shape[-2], hr.shape[-1]))
+        hr_logits = sr_logits = None
+        if self.loss.needs_teacher:
+            with torch.no_grad():
+                hr_logits = self.teacher(hr)
+            sr_logits = self.teacher(sr)
+        return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits))
+
+    def validate(self, loader: DataLoader, console: Console | None) -> dict[str, float]:
+        rows = evaluate(
+            loader,
+            self.teacher,
+            self.degradation,
+            {"student": self.student},
+            STUDENT_VAL_METRICS,
+            self.device,
+            console,
+            "validate",
+            lines=False,
+        )
+        values = dict(rows["student"].metrics)
+        values["ce_gap"] = values["ce"] - rows[ORIGINAL].metrics["ce"]
+        return values
+
+
+class TeacherFit:
+    """Fit the teacher with cross-entropy on the originals (optionally with random flips)."""
+
+    role = "teacher"
+
+    def __init__(self, recipe: Recipe, parts: Parts, device: torch.device) -> None:
+        self.teacher = parts.teacher
+        self.teacher.requires_grad_(True)
+        self.degradation = parts.degradation
+        self.label_smoothing = recipe.train.label_smoothing
+        self.hflip = recipe.train.hflip
+        self.device = device
+        self.config: ComponentConfig = recipe.teacher
+
+    @property
+    def model(self) -> nn.Module:
+        return self.teacher
+
+    @property
+    def weights(self) -> nn.Module:
+        return self.teacher.model
+
+    def losses(self, hr: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.hflip:
+            flip = torch.rand(hr.shape[0], 1, 1, 1, device=hr.device) < 0.5
+            hr = torch.where(flip, hr.flip(-1), hr)
+        logits = self.teacher(hr)
+        return {"loss": F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)}
+
+    def validate(self, loader: DataLoader, console: Console | None) -> dict[str, float]:
+        rows = evaluate(
+            loader,
+            self.teacher,
+            self.degradation,
+            {},
+            TEACHER_VAL_METRICS,
+            self.device,
+            console,
+            "validate",
+            lines=False,
+        )
+        return dict(rows[ORIGINAL].metrics)
+
+
+Task = StudentFit | TeacherFit
+
+
+def make_task(recipe: Recipe, parts: Parts, device: torch.device) -> Task:
+    return StudentFit(recipe, parts, device) if recipe.train.fit == "student" else TeacherFit(recipe, parts, device)

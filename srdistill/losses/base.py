@@ -1,0 +1,72 @@
+"""What a loss sees, and the weighted sum a recipe's ``losses:`` list becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from srdistill.registry import ComponentConfig
+
+
+class WeightedConfig(ComponentConfig):
+    """Base of loss configs: every term of the sum has a weight."""
+
+    weight: float = Field(1.0, ge=0, description="Weight of this term in the total loss.")
+
+
+@dataclass
+class LossInputs:
+    """One training batch as the losses see it.
+
+    ``hr_logits`` come from the frozen teacher on the originals (no gradient);
+    ``sr_logits`` from the teacher on the student's output (gradients flow through it).
+    Both are ``None`` when no loss of the recipe needs the teacher.
+    """
+
+    hr: torch.Tensor
+    sr: torch.Tensor
+    labels: torch.Tensor
+    hr_logits: torch.Tensor | None = None
+    sr_logits: torch.Tensor | None = None
+
+
+class Loss(nn.Module):
+    """Base of student losses: ``forward(inputs) -> scalar``."""
+
+    #: whether the loss reads ``hr_logits``/``sr_logits`` (the teacher runs only if one does)
+    needs_teacher: bool = True
+
+    def forward(self, inputs: LossInputs) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class WeightedSum(nn.Module):
+    """``sum(weight_i * loss_i)``; returns every term and the total under ``"loss"``.
+
+    Args:
+        terms: ``(name, weight, loss)`` triples; names must be unique.
+    """
+
+    def __init__(self, terms: list[tuple[str, float, Loss]]) -> None:
+        super().__init__()
+        self.names = [name for name, _, _ in terms]
+        self.weights = [weight for _, weight, _ in terms]
+        self.losses = nn.ModuleList([loss for _, _, loss in terms])
+
+    @property
+    def needs_teacher(self) -> bool:
+        return any(loss.needs_teacher for loss in self.losses)
+
+    def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        total: torch.Tensor | None = None
+        for name, weight, loss in zip(self.names, self.weights, self.losses, strict=True):
+            value = loss(inputs)
+            out[name] = value.detach()
+            total = weight * value if total is None else total + weight * value
+        assert total is not None, "a WeightedSum needs at least one term"
+        out["loss"] = total
+        return out

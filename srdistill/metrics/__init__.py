@@ -1,0 +1,1 @@
+"""Metrics: means over images of a per-image value, accumulated on the device."""

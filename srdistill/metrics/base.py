@@ -1,0 +1,52 @@
+"""What a metric sees, and the accumulator every metric shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class EvalBatch:
+    """One evaluated batch of one method.
+
+    ``sr`` is the method's image at the original's size, clamped to ``[0, 1]`` (for the row
+    "original" it is ``hr`` itself); ``logits`` are the teacher's on ``sr`` and ``ref_logits``
+    the teacher's on ``hr``.
+    """
+
+    hr: torch.Tensor
+    sr: torch.Tensor
+    labels: torch.Tensor
+    logits: torch.Tensor
+    ref_logits: torch.Tensor
+
+
+class Metric:
+    """Mean over all images of :meth:`per_image`.
+
+    Sums stay on the device in float64 until :meth:`compute`, so updating never waits for
+    the device.
+    """
+
+    #: True if larger values are better (used to pick the best checkpoint and in tables)
+    higher_is_better: bool = True
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.count = 0
+
+    def per_image(self, batch: EvalBatch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def update(self, batch: EvalBatch) -> None:
+        values = self.per_image(batch).detach().to(torch.float64)
+        total = values.sum()
+        self.total = total if self.total is None else self.total + total
+        self.count += values.numel()
+
+    def compute(self) -> float:
+        if self.total is None or self.count == 0:
+            return float("nan")
+        return float(self.total.item() / self.count)

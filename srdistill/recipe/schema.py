@@ -1,0 +1,208 @@
+"""The recipe schema.
+
+The fixed sections (``run``, ``train``, ``compare``) are plain pydantic models. The component
+sections (``data``, ``degradation``, ``teacher``, ``student``, ``losses``) are discriminated
+unions on ``type`` over the config classes of the matching registry, built by
+:func:`recipe_model` once the registries are filled.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+
+from srdistill.catalog import Catalog, catalog
+from srdistill.registry import ComponentConfig
+
+#: recipe section -> registry attribute of :class:`~srdistill.catalog.Catalog`
+COMPONENT_SECTIONS = {
+    "data": "datasets",
+    "degradation": "degradations",
+    "teacher": "teachers",
+    "student": "students",
+    "losses": "losses",
+}
+DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim")
+#: what validation computes each epoch, by ``train.fit``; ``train.monitor`` picks one of them
+VALIDATION_VALUES = {
+    "student": ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap"),
+    "teacher": ("top1", "top5", "ce"),
+}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(Section):
+    dir: Path | None = Field(None, description="Run folder; default runs/<name>. Relative to the working directory.")
+
+
+class RuntimeConfig(Section):
+    channels_last: bool = Field(
+        True,
+        description="Channels-last memory format for student and teacher (about 2× faster convolutions on CPU).",
+    )
+
+
+class OptimizerConfig(Section):
+    name: str = Field("adamw", description="Any optimizer timm.optim.create_optimizer_v2 knows (adam, adamw, sgd…).")
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, description="For SGD-like optimizers.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        from timm.optim import list_optimizers
+
+        from srdistill.registry import did_you_mean
+
+        known = list_optimizers()
+        if name.lower() not in known:
+            raise ValueError(
+                f"unknown optimizer '{name}'.{did_you_mean(name.lower(), known)} Common: adamw, adam, sgd, "
+                "lamb, lion; all: timm.optim.list_optimizers()"
+            )
+        return name.lower()
+
+
+class SchedulerConfig(Section):
+    name: Literal["cosine", "step", "multistep", "poly", "tanh", "none"] = Field(
+        "cosine", description="timm scheduler, stepped every update; none keeps lr constant."
+    )
+    warmup_epochs: float = Field(0.0, ge=0)
+    warmup_lr: float = Field(1e-6, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+    decay_epochs: float = Field(1.0, gt=0, description="step: epochs between decays.")
+    decay_milestones: tuple[int, ...] = Field((), description="multistep: epochs at which lr decays.")
+    decay_rate: float = Field(0.1, gt=0)
+
+
+class TrainConfig(Section):
+    fit: Literal["student", "teacher"] = Field(
+        "student",
+        description="student: SR training with the frozen teacher; teacher: fit the teacher with CE.",
+    )
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=1)
+    max_steps_per_epoch: int | None = Field(None, ge=1, description="Cut epochs short (smoke tests).")
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this value.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="fit: teacher only.")
+    hflip: bool = Field(False, description="fit: teacher only: random horizontal flips of the originals.")
+    monitor: str | None = Field(
+        None,
+        description="Validation value that picks the best epoch; default ce_gap (student: the paper's rule) or "
+        "ce (teacher). Any validation metric or ce_gap.",
+    )
+    val_batch_size: int = Field(256, ge=1)
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    log_every: int = Field(50, ge=1, description="Steps between progress updates.")
+
+
+class CheckpointRef(Section):
+    name: str = Field(description="Row name in the table.")
+    path: Path = Field(description="Student checkpoint (.safetensors written by srdistill train).")
+
+
+class CompareConfig(Section):
+    checkpoints: list[CheckpointRef] = Field(default_factory=list, description="One table row each.")
+    batch_size: int = Field(256, ge=1)
+    num_workers: int = Field(0, ge=0)
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _distinct_names(cls, refs: list[CheckpointRef]) -> list[CheckpointRef]:
+        seen: set[str] = set()
+        for ref in refs:
+            if ref.name in ("original", "bilinear", "bicubic"):
+                raise ValueError(f"'{ref.name}' names a built-in row; give the checkpoint another name")
+            if ref.name in seen:
+                raise ValueError(f"two checkpoints are named '{ref.name}'; row names must differ")
+            seen.add(ref.name)
+        return refs
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(catalog().metrics.check(n) for n in names)
+
+
+class Recipe(Section):
+    """A whole run: what to load, what to build, how to train and evaluate it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Run name; also the default run folder.")
+    seed: int = 0
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="auto picks CUDA when present.")
+    run: RunConfig = RunConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    data: ComponentConfig
+    degradation: ComponentConfig
+    teacher: ComponentConfig
+    student: ComponentConfig | None = None
+    losses: list[ComponentConfig] = Field(default_factory=list)
+    train: TrainConfig = TrainConfig()
+    compare: CompareConfig = CompareConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.dir if self.run.dir is not None else Path("runs") / self.name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.train.fit == "student":
+            if self.student is None:
+                raise ValueError("train.fit is 'student' but the recipe has no student section")
+            if not self.losses:
+                raise ValueError("train.fit is 'student' but losses is empty; add e.g. `- type: logit_mse`")
+        monitor = self.train.monitor
+        if monitor is not None:
+            allowed = VALIDATION_VALUES[self.train.fit]
+            if monitor not in allowed:
+                raise ValueError(
+                    f"train.monitor '{monitor}' is not a validation value of fit: {self.train.fit}; "
+                    f"use one of {', '.join(allowed)}"
+                )
+        return self
+
+    @property
+    def monitor(self) -> str:
+        return self.train.monitor or ("ce_gap" if self.train.fit == "student" else "ce")
+
+
+def _union(configs: list[type[ComponentConfig]]) -> Any:
+    if len(configs) == 1:
+        return configs[0]
+    return Annotated[Union[tuple(configs)], Field(discriminator="type")]  # noqa: UP007
+
+
+def recipe_model(cat: Catalog | None = None) -> type[Recipe]:
+    """The :class:`Recipe` model whose component sections accept every registered type."""
+    return _recipe_model(cat or catalog())
+
+
+@cache
+def _recipe_model(cat: Catalog) -> type[Recipe]:
+    regs = cat.registries()
+    unions = {section: _union(regs[attr].configs()) for section, attr in COMPONENT_SECTIONS.items()}
+    default_degradation = regs["degradations"].get("bicubic").config
+    assert default_degradation is not None
+    loss_item = unions["losses"]
+    return create_model(
+        "Recipe",
+        __base__=Recipe,
+        data=(unions["data"], ...),
+        degradation=(
+            unions["degradation"],
+            Field(default_factory=lambda: default_degradation(type="bicubic")),
+        ),
+        teacher=(unions["teacher"], ...),
+        student=(unions["student"] | None, None),
+        losses=(list[loss_item], Field(default_factory=list)),  # type: ignore[valid-type]
+    )

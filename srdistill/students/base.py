@@ -1,0 +1,49 @@
+"""The student wrapper every student shares."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srdistill.imaging import Interpolation, resize
+
+
+class SuperResolver(nn.Module):
+    """An SR network followed by a resize to the size of the original image.
+
+    ESRGAN's RRDB network upsamples by a fixed ×4, while the paper's degradation shrinks by
+    0.32, so the network's output (82 → 328 pixels) is resized to the original's size
+    (256) here. With ``net = nn.Identity()`` this is plain interpolation: the baselines.
+
+    Checkpoints hold ``net``'s weights only, in the network's own key layout.
+
+    Args:
+        net: maps ``(B, C, h, w)`` to ``(B, C, s·h, s·w)``.
+        mode: interpolation of the final resize.
+        multiple: ``net`` needs input sides divisible by this (RRDB ×2 and ×1 pixel-unshuffle
+            their input by 2 and 4); other sizes are replicate-padded and the output cropped back.
+    """
+
+    def __init__(self, net: nn.Module, mode: Interpolation = "bicubic", multiple: int = 1) -> None:
+        super().__init__()
+        self.net = net
+        self.mode = mode
+        self.multiple = multiple
+
+    def forward(self, lr: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return resize(self.upscale(lr), size, self.mode, antialias=True)
+
+    def upscale(self, lr: torch.Tensor) -> torch.Tensor:
+        """The network's own output (``s·h × s·w``), before the resize to the original's size."""
+        h, w = lr.shape[-2:]
+        pad_h, pad_w = -h % self.multiple, -w % self.multiple
+        if pad_h or pad_w:
+            out = self.net(F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate"))
+            scale = out.shape[-1] // (w + pad_w)
+            return out[..., : h * scale, : w * scale]
+        return self.net(lr)
+
+    @property
+    def trainable(self) -> bool:
+        return any(True for _ in self.net.parameters())

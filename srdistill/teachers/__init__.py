@@ -1,0 +1,1 @@
+"""Teachers: frozen recognition models that own their preprocessing."""

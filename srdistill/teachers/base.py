@@ -1,0 +1,72 @@
+"""The teacher wrapper: a classifier that owns its preprocessing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from srdistill.imaging import Interpolation, center_crop, resize
+
+
+class Teacher(nn.Module):
+    """A recognition model that takes images in ``[0, 1]`` at any size.
+
+    The preprocessing is part of the module and differentiable: resize (to
+    ``input_size / crop_pct``, then a centre crop of ``input_size``, as timm's eval transform
+    does) and normalisation. The same steps apply to originals and SR images, so gradients of a
+    loss on the teacher's output reach the student through them.
+
+    Mean and std are non-persistent buffers: checkpoints hold ``model``'s weights only.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        input_size: tuple[int, int],
+        mean: Sequence[float],
+        std: Sequence[float],
+        interpolation: Interpolation = "bilinear",
+        crop_pct: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.input_size = input_size
+        self.interpolation = interpolation
+        self.crop_pct = crop_pct
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+
+    @property
+    def resize_size(self) -> tuple[int, int]:
+        """The size images are resized to before the centre crop."""
+        if self.crop_pct >= 1.0:
+            return self.input_size
+        return tuple(math.floor(s / self.crop_pct) for s in self.input_size)  # type: ignore[return-value]
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        x = resize(images, self.resize_size, self.interpolation, antialias=True)
+        x = center_crop(x, self.input_size)
+        return (x - self.mean) / self.std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(self.preprocess(images))
+
+    def freeze(self) -> Teacher:
+        """Evaluation mode and no parameter gradients (gradients still flow to the input)."""
+        self.eval()
+        self.requires_grad_(False)
+        return self
+
+    def preprocessing(self) -> dict[str, object]:
+        """The preprocessing as plain values, for logs and run folders."""
+        return {
+            "input_size": list(self.input_size),
+            "resize_size": list(self.resize_size),
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
+            "mean": [round(v, 6) for v in self.mean.flatten().tolist()],
+            "std": [round(v, 6) for v in self.std.flatten().tolist()],
+        }

@@ -1,0 +1,68 @@
+"""Any timm classifier as the teacher, with weights from a local file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from srdistill.checkpoints import load_weights
+from srdistill.data.base import DataInfo
+from srdistill.errors import UserError
+from srdistill.registry import ComponentConfig, did_you_mean
+from srdistill.teachers.base import Teacher
+
+
+class TimmTeacherConfig(ComponentConfig):
+    """Any timm classifier; preprocessing from timm's pretrained config unless set here."""
+
+    type: Literal["timm"]
+    model: str = Field("resnet50", description="timm model name, e.g. resnet50, convnext_tiny.")
+    weights: Path | None = Field(None, description="Local weights (.safetensors, .pth, .bin); none: random init.")
+    num_classes: int | None = Field(None, ge=1, description="Classifier outputs; default: the data set's classes.")
+    in_chans: int | None = Field(None, ge=1, description="Input channels; default: the data set's channels.")
+    input_size: int | None = Field(None, ge=1, description="Square input side; default: timm's pretrained config.")
+    crop_pct: float | None = Field(None, gt=0, le=1, description="Centre-crop share; default: timm's config.")
+    mean: tuple[float, ...] | None = Field(None, description="Normalisation mean; default: timm's config.")
+    std: tuple[float, ...] | None = Field(None, description="Normalisation std; default: timm's config.")
+    interpolation: Literal["bilinear", "bicubic"] | None = Field(None, description="Resize mode; default: timm's.")
+    model_args: dict[str, Any] = Field(default_factory=dict, description="Extra timm.create_model arguments.")
+
+
+def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
+    import timm
+    from timm.data import resolve_model_data_config
+
+    if not timm.is_model(cfg.model):
+        raise UserError(
+            f"timm has no model '{cfg.model}'.{did_you_mean(cfg.model, timm.list_models())}",
+            "Pick a name from `timm.list_models()`, e.g. resnet50.",
+        )
+    in_chans = cfg.in_chans or info.channels
+    num_classes = cfg.num_classes or info.num_classes
+    model = timm.create_model(cfg.model, pretrained=False, num_classes=num_classes, in_chans=in_chans, **cfg.model_args)
+    if cfg.weights is not None:
+        load_weights(model, cfg.weights, what="teacher.weights")
+
+    data_cfg = resolve_model_data_config(model)
+    side = cfg.input_size or data_cfg["input_size"][-1]
+    mean = cfg.mean or tuple(data_cfg["mean"])
+    std = cfg.std or tuple(data_cfg["std"])
+    if len(mean) != in_chans or len(std) != in_chans:
+        raise UserError(
+            f"teacher: mean/std have {len(mean)}/{len(std)} values but the model takes {in_chans} channels.",
+            f"Set teacher.mean and teacher.std to {in_chans} values each.",
+        )
+    return Teacher(
+        model,
+        input_size=(side, side),
+        mean=mean,
+        std=std,
+        interpolation=cfg.interpolation or _interp(data_cfg.get("interpolation")),
+        crop_pct=cfg.crop_pct if cfg.crop_pct is not None else float(data_cfg.get("crop_pct", 1.0)),
+    )
+
+
+def _interp(name: object) -> Literal["bilinear", "bicubic"]:
+    return "bicubic" if name == "bicubic" else "bilinear"

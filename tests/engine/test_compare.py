@@ -1,0 +1,249 @@
+"""compare: original, bilinear, bicubic and every checkpoint through the teacher, on the test split."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import timm
+import torch
+from rich.console import Console
+
+from srdistill.checkpoints import save_weights
+from srdistill.compat.basicsr import rrdbnet_class
+from srdistill.data.base import DataInfo
+from srdistill.engine.build import checkpoint_metadata, load_student_checkpoint
+from srdistill.engine.compare import compare, recovered_top1, rows_table, rows_to_json
+from srdistill.engine.evaluate import Row
+from srdistill.errors import UserError
+from srdistill.imaging import to_unit
+from srdistill.recipe.loading import validate_recipe
+from srdistill.students.rrdb import RRDBConfig
+
+GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
+
+
+def quiet() -> Console:
+    return Console(file=open("/dev/null", "w"), width=200)
+
+
+def rrdb_net(num_feat: int = 8, seed: int = 0):
+    torch.manual_seed(seed)
+    return rrdbnet_class()(1, 1, scale=4, num_feat=num_feat, num_block=1, num_grow_ch=4)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    """A teacher checkpoint, srdistill student checkpoints, and a basicsr .pth."""
+    torch.manual_seed(0)
+    teacher = tmp_path / "teacher.safetensors"
+    teacher_cfg = {"type": "timm", "model": "test_resnet"}
+    save_weights(
+        timm.create_model("test_resnet", num_classes=10, in_chans=1),
+        teacher,
+        {"role": "teacher", "config": teacher_cfg},
+    )
+    student = tmp_path / "student.safetensors"
+    save_weights(
+        rrdb_net(),
+        student,
+        checkpoint_metadata("student", RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4)),
+    )
+    wide = tmp_path / "wide.safetensors"  # an architecture other than the recipe's student section
+    save_weights(
+        rrdb_net(num_feat=12),
+        wide,
+        checkpoint_metadata("student", RRDBConfig(type="rrdb", num_feat=12, num_block=1, num_grow_ch=4)),
+    )
+    basicsr = tmp_path / "esrgan.pth"
+    torch.save({"params_ema": rrdb_net(seed=1).state_dict()}, basicsr)
+    return {"teacher": teacher, "student": student, "wide": wide, "basicsr": basicsr}
+
+
+def recipe_with(make_recipe, tmp_path: Path, files: dict[str, Path], checkpoints: list[dict[str, Any]], **extra: Any):
+    raw = make_recipe(tmp_path)
+    raw["teacher"]["weights"] = str(files["teacher"])
+    raw["compare"] = {"batch_size": 25, "checkpoints": checkpoints, **extra}
+    return validate_recipe(raw)
+
+
+def test_rows_in_order_with_every_metric(make_recipe, tmp_path: Path, files) -> None:
+    checkpoints = [
+        {"name": "mine", "path": str(files["student"])},
+        {"name": "wide", "path": str(files["wide"])},
+        {"name": "esrgan", "path": str(files["basicsr"])},
+    ]
+    rows = compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet())
+    assert [r.method for r in rows] == ["original", "bilinear", "bicubic", "mine", "wide", "esrgan"]
+    for row in rows:
+        assert list(row.metrics) == ["top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"]
+        assert row.images == 60  # the whole test split, over 3 batches of up to 25
+        assert row.seconds > 0
+    original = rows[0].metrics
+    assert original["agreement"] == 1.0 and original["logit_mse"] == 0.0
+    assert original["psnr"] == math.inf and original["ssim"] == pytest.approx(1.0)
+    # different students give different images
+    assert len({r.metrics["psnr"] for r in rows[1:]}) == 5
+
+
+def test_values_match_a_hand_computation(make_recipe, tmp_path: Path, files) -> None:
+    from srdistill.catalog import catalog
+
+    recipe = recipe_with(make_recipe, tmp_path, files, [], metrics=["top1", "logit_mse", "agreement", "psnr"])
+    rows = {r.method: r.metrics for r in compare(recipe, quiet())}
+    assert set(rows) == {"original", "bilinear", "bicubic"}
+
+    cat = catalog()
+    data = cat.datasets.build(recipe.data)
+    teacher = cat.teachers.build(recipe.teacher, data.info).eval()
+    images = torch.stack([data.test[i][0] for i in range(len(data.test))])
+    labels = torch.tensor([data.test[i][1] for i in range(len(data.test))])
+    with torch.no_grad():
+        hr = to_unit(images)
+        ref = teacher(hr)
+        lr = cat.degradations.build(recipe.degradation)(hr)
+        from kornia.geometry.transform import resize
+
+        sr = resize(lr, (28, 28), interpolation="bicubic", align_corners=False).clamp(0, 1)
+        logits = teacher(sr)
+    assert rows["original"]["top1"] == pytest.approx((ref.argmax(1) == labels).float().mean().item())
+    assert rows["bicubic"]["top1"] == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+    assert rows["bicubic"]["agreement"] == pytest.approx((logits.argmax(1) == ref.argmax(1)).float().mean().item())
+    assert rows["bicubic"]["logit_mse"] == pytest.approx((logits - ref).pow(2).mean().item(), rel=1e-4)
+    mse = (sr - hr).pow(2).flatten(1).mean(1)
+    assert rows["bicubic"]["psnr"] == pytest.approx((10 * torch.log10(1 / mse)).mean().item(), rel=1e-4)
+
+
+def test_teacher_checkpoint_is_not_a_student(make_recipe, tmp_path: Path, files) -> None:
+    recipe = recipe_with(make_recipe, tmp_path, files, [{"name": "oops", "path": str(files["teacher"])}])
+    with pytest.raises(UserError, match="is a teacher checkpoint, not a student"):
+        compare(recipe, quiet())
+
+
+def test_missing_checkpoints_are_listed_together(make_recipe, tmp_path: Path, files) -> None:
+    checkpoints = [
+        {"name": "a", "path": str(tmp_path / "a.safetensors")},
+        {"name": "b", "path": str(tmp_path / "b.pth")},
+    ]
+    with pytest.raises(UserError) as info:
+        compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet())
+    message = str(info.value)
+    assert f"compare.checkpoints (a): {tmp_path / 'a.safetensors'}" in message
+    assert f"compare.checkpoints (b): {tmp_path / 'b.pth'}" in message
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["mine", "mine"], ["bicubic"], ["original"], ["bilinear", "mine"]],
+    ids=["duplicate", "bicubic", "original", "bilinear"],
+)
+def test_checkpoint_names_must_not_clash(make_recipe, tmp_path: Path, files, names: list[str]) -> None:
+    """A row name used twice would silently drop a row (or, for "original", mix a student's images
+    into the reference row): such a table must be refused, not printed."""
+    paths = [files["student"], files["basicsr"]]
+    checkpoints = [{"name": n, "path": str(paths[i % 2])} for i, n in enumerate(names)]
+    with pytest.raises(UserError) as info:
+        compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet())
+    assert names[0] in str(info.value)
+
+
+def test_foreign_checkpoint_uses_the_recipe_architecture(files) -> None:
+    fallback = RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4, weights=files["student"])
+    student = load_student_checkpoint(files["basicsr"], GREY, fallback)
+    expected = rrdb_net(seed=1)
+    for k, v in expected.state_dict().items():
+        assert torch.equal(student.net.state_dict()[k], v)
+    with pytest.raises(UserError, match="does not say which student"):
+        load_student_checkpoint(files["basicsr"], GREY, None)
+    with pytest.raises(UserError, match="wrong shape"):
+        load_student_checkpoint(
+            files["basicsr"], GREY, RRDBConfig(type="rrdb", num_feat=16, num_block=1, num_grow_ch=4)
+        )
+
+
+def test_srdistill_checkpoint_rebuilds_its_own_architecture(files, tmp_path: Path) -> None:
+    # the recipe's student section says num_feat 8, the checkpoint says 12: the checkpoint wins, and
+    # the initial weights it was trained from are not needed any more
+    fallback = RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4, weights=tmp_path / "gone.pth")
+    student = load_student_checkpoint(files["wide"], GREY, fallback)
+    assert student.net.conv_first.weight.shape == (12, 1, 3, 3)
+    with pytest.raises(UserError, match="Checkpoint not found"):
+        load_student_checkpoint(tmp_path / "nope.safetensors", GREY, fallback)
+
+
+def test_recovered_top1() -> None:
+    rows = [
+        Row("original", {"top1": 0.8}),
+        Row("bilinear", {"top1": 0.3}),
+        Row("bicubic", {"top1": 0.4}),
+        Row("esrgan", {"top1": 0.5}),
+        Row("darionet", {"top1": 0.7}),
+    ]
+    assert recovered_top1(rows) == pytest.approx({"esrgan": 0.25, "darionet": 0.75})
+    same = [Row("original", {"top1": 0.5}), Row("bicubic", {"top1": 0.5}), Row("x", {"top1": 0.5})]
+    assert math.isnan(recovered_top1(same)["x"])
+
+
+def test_rows_to_json_writes_non_finite_as_null() -> None:
+    rows = [
+        Row("original", {"psnr": math.inf, "top1": 1.0}, seconds=2.0, images=10),
+        Row("x", {"psnr": 20.0, "top1": 0.5}),
+    ]
+    data = rows_to_json(rows)
+    assert data["rows"][0] == {
+        "method": "original",
+        "psnr": None,
+        "top1": 1.0,
+        "images_per_s": 5.0,
+        "seconds": 2.0,
+    }
+    assert data["rows"][1]["images_per_s"] is None  # no time measured
+    assert data["recovered_top1"] == {"x": None}
+
+
+def test_rows_table() -> None:
+    rows = [
+        Row("original", {"psnr": math.inf, "top1": 1.0}, seconds=2.0, images=10),
+        Row("bicubic", {"psnr": 20.0, "top1": 0.5}, 1.0, 10),
+    ]
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(rows_table(rows, "my table"))
+    text = console.export_text()
+    assert "my table" in text and "∞" in text and "20.0000" in text and "0.5000" in text
+
+
+def test_warns_about_a_teacher_without_weights(make_recipe, tmp_path: Path) -> None:
+    recipe = validate_recipe(make_recipe(tmp_path, compare={"batch_size": 64, "metrics": ["top1"]}))
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    rows = compare(recipe, console)
+    assert "the teacher has no weights file" in console.export_text()
+    assert [r.method for r in rows] == ["original", "bilinear", "bicubic"]
+    assert all(list(r.metrics) == ["top1"] for r in rows)
+
+
+def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from srdistill.catalog import catalog
+    from srdistill.degradations.resize import Downscale
+    from srdistill.engine.evaluate import evaluate
+    from srdistill.students.interpolation import BicubicConfig
+    from srdistill.teachers.timm_teacher import TimmTeacherConfig
+
+    teacher = catalog().teachers.build(
+        TimmTeacherConfig(type="timm", model="test_resnet", input_size=28, crop_pct=1.0, mean=[0.5], std=[0.5]),
+        GREY,
+    )
+    teacher.train()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    images = torch.randint(0, 256, (10, 1, 28, 28), dtype=torch.uint8)
+    loader = DataLoader(TensorDataset(images, torch.arange(10) % 10), batch_size=4)
+    bicubic = catalog().students.build(BicubicConfig(type="bicubic"), GREY)
+    rows = evaluate(loader, teacher, Downscale(0.32), {"bicubic": bicubic}, ["top1", "psnr"], torch.device("cpu"))
+    assert teacher.training  # restored
+    for k, v in teacher.state_dict().items():  # evaluated in eval mode: BatchNorm statistics untouched
+        assert torch.equal(v, before[k]), k
+    assert rows["original"].images == rows["bicubic"].images == 10
+    assert rows["original"].metrics["psnr"] == math.inf

@@ -1,0 +1,147 @@
+"""The recipes in recipes/: each validates, and each builds (dry run) against stand-in files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from srdistill.checkpoints import save_weights
+from srdistill.recipe import load_recipe
+
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = sorted(RECIPES_DIR.glob("*.yaml"))
+DARIONET = RECIPES_DIR / "darionet_imagenet.yaml"
+SMALL_RRDB = ("student.num_feat=8", "student.num_block=1", "student.num_grow_ch=4")
+
+
+def test_the_expected_recipes_are_shipped() -> None:
+    assert {p.stem for p in RECIPES} >= {
+        "fmnist_teacher",
+        "fmnist_pixel",
+        "fmnist_darionet",
+        "darionet_imagenet",
+    }
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_validates(path: Path) -> None:
+    recipe = load_recipe(path)
+    assert recipe.name == path.stem
+    if recipe.train.fit == "student":
+        assert recipe.student is not None and recipe.losses
+
+
+def test_darionet_recipe_is_the_papers_setup() -> None:
+    recipe = load_recipe(DARIONET)
+    assert recipe.degradation.factor == pytest.approx(0.32)
+    assert recipe.data.hr_size == 256
+    assert recipe.teacher.model == "resnet50" and recipe.teacher.input_size == 224
+    assert recipe.student.type == "rrdb" and recipe.student.num_block == 23
+    assert [loss.type for loss in recipe.losses] == ["logit_mse"]
+    assert recipe.monitor == "ce_gap"
+
+
+# -- dry runs ------------------------------------------------------------------------------------------
+
+
+def rrdb_state(channels: int, num_feat: int, num_block: int, num_grow_ch: int) -> dict[str, torch.Tensor]:
+    from srdistill.compat.basicsr import rrdbnet_class
+
+    net = rrdbnet_class()(channels, channels, scale=4, num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch)
+    return net.state_dict()
+
+
+@pytest.fixture(scope="module")
+def resnet50_pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init timm ResNet50 state dict, in the layout of torchvision's resnet50-0676ba61.pth."""
+    import timm
+
+    path = tmp_path_factory.mktemp("weights") / "resnet50.pth"
+    torch.save(timm.create_model("resnet50", num_classes=1000).state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def fmnist_weights(tmp_path: Path) -> dict[str, Path]:
+    """Stand-ins for runs/fmnist_teacher/best.safetensors and runs/fmnist_pixel/best.safetensors."""
+    import timm
+
+    teacher, student = tmp_path / "teacher.safetensors", tmp_path / "student.pth"
+    save_weights(timm.create_model("test_resnet", num_classes=10, in_chans=1), teacher)
+    torch.save(rrdb_state(1, 32, 2, 16), student)
+    return {"teacher": teacher, "student": student}
+
+
+def assert_dry_run_ok(result, run_dir: Path, *shapes: str) -> None:
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    for shape in shapes:
+        assert shape in result.stdout
+    assert "Nothing was written" in result.stdout
+    assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("stem", ["fmnist_teacher", "fmnist_pixel", "fmnist_darionet"])
+def test_fmnist_recipe_dry_run(
+    cli, fmnist_root: Path, fmnist_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stem: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["train", RECIPES_DIR / f"{stem}.yaml", "--dry-run", "--set", f"data.root={fmnist_root}"]
+    args += ["--set", "data.val_size=40"]
+    if stem != "fmnist_teacher":
+        args += ["--set", f"teacher.weights={fmnist_weights['teacher']}"]
+    if stem == "fmnist_darionet":
+        args += ["--set", f"student.weights={fmnist_weights['student']}"]
+    result = cli(*args)
+    shapes = ["1×28×28"] if stem == "fmnist_teacher" else ["1×28×28", "1×9×9", "1×36×36"]
+    assert_dry_run_ok(result, tmp_path / "runs", *shapes)
+
+
+def test_darionet_dry_run_without_files_names_every_missing_path(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flatten
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", DARIONET, "--dry-run")
+    assert result.exit_code == 1
+    text = flatten(result.stderr)
+    assert "data.root: data/imagenet" in text
+    assert "teacher.weights: weights/resnet50-0676ba61.pth" in text
+    assert "student.weights: weights/ESRGAN_SRx4_DF2KOST_official-ff704c30.pth" in text
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_darionet_dry_run_small_student(
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paper's recipe with a small RRDB: every code path of the real run, in seconds."""
+    monkeypatch.chdir(tmp_path)
+    student = tmp_path / "esrgan_small.pth"
+    torch.save({"params_ema": rrdb_state(3, 8, 1, 4), "params": rrdb_state(3, 8, 1, 4)}, student)
+    overrides = [
+        f"data.root={image_tree}",
+        f"teacher.weights={resnet50_pth}",
+        f"student.weights={student}",
+        *SMALL_RRDB,
+    ]
+    result = cli("train", DARIONET, "--dry-run", *(a for o in overrides for a in ("--set", o)))
+    assert_dry_run_ok(result, tmp_path / "runs", "3×256×256", "3×82×82", "3×328×328", "3×224×224", "1000")
+    assert "25,557,032" in result.stdout  # ResNet50's parameters
+
+
+@pytest.mark.slow
+def test_darionet_dry_run_full_size(
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipe as shipped, with ESRGAN-sized (16.7M parameters) basicsr weights."""
+    monkeypatch.chdir(tmp_path)
+    student = tmp_path / "ESRGAN_SRx4_DF2KOST_official.pth"
+    torch.save({"params_ema": rrdb_state(3, 64, 23, 32)}, student)
+    result = cli(
+        "train", DARIONET, "--dry-run", "--set", f"data.root={image_tree}",
+        "--set", f"teacher.weights={resnet50_pth}", "--set", f"student.weights={student}",
+    )  # fmt: skip
+    assert_dry_run_ok(result, tmp_path / "runs", "3×82×82", "3×328×328", "3×224×224")
+    assert "16,697,987" in result.stdout  # ESRGAN's RRDB

@@ -102,8 +102,8 @@ def _dry_run(spec, text: str) -> None:  # type: ignore[no-untyped-def]
     from srdistill.engine.plan import describe
     from srdistill.engine.runtime import select_device
 
-    out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
     check_paths(spec)
+    out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
     device = select_device(spec.device)
     parts = build_parts(spec, device)
     out.print(describe(spec, parts))

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srdistill.imaging import Interpolation, resize
+from srdistill.registry import ComponentConfig
 
 
 class SuperResolver(nn.Module):
@@ -23,13 +24,22 @@ class SuperResolver(nn.Module):
         mode: interpolation of the final resize.
         multiple: ``net`` needs input sides divisible by this (RRDB ×2 and ×1 pixel-unshuffle
             their input by 2 and 4); other sizes are replicate-padded and the output cropped back.
+        config: the student's config with every size resolved.
     """
 
-    def __init__(self, net: nn.Module, mode: Interpolation = "bicubic", multiple: int = 1) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        mode: Interpolation = "bicubic",
+        multiple: int = 1,
+        config: ComponentConfig | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
         self.mode = mode
         self.multiple = multiple
+        #: the config with every size resolved (what a checkpoint records to be rebuilt)
+        self.config = config
 
     def forward(self, lr: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return resize(self.upscale(lr), size, self.mode, antialias=True)

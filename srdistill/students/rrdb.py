@@ -7,37 +7,50 @@ from typing import Literal
 
 from pydantic import Field
 
-from srdistill.checkpoints import load_weights
+from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
+from srdistill.errors import UserError
 from srdistill.registry import ComponentConfig
 from srdistill.students.base import SuperResolver
+from srdistill.students.rrdb_layouts import infer_arch, to_basicsr
+
+#: ESRGAN's sizes, used when neither the recipe nor a weights file gives them
+DEFAULTS = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4}
 
 
 class RRDBConfig(ComponentConfig):
     """ESRGAN's RRDB network (basicsr RRDBNet), ×4, then resized to the original size."""
 
     type: Literal["rrdb"]
-    num_feat: int = Field(64, ge=1, description="Feature channels (ESRGAN: 64).")
-    num_block: int = Field(23, ge=1, description="RRDB blocks (ESRGAN: 23).")
-    num_grow_ch: int = Field(32, ge=1, description="Growth channels in each dense block (ESRGAN: 32).")
-    scale: Literal[1, 2, 4] = Field(4, description="Network upscale; ×1 and ×2 use pixel-unshuffle.")
-    weights: Path | None = Field(None, description="Initial weights: basicsr layout, .safetensors or .pth.")
+    num_feat: int | None = Field(None, ge=1, description="Feature channels; default: from weights, else 64.")
+    num_block: int | None = Field(None, ge=1, description="RRDB blocks; default: from weights, else 23.")
+    num_grow_ch: int | None = Field(None, ge=1, description="Dense-block growth; default: from weights, else 32.")
+    scale: Literal[1, 2, 4] | None = Field(None, description="Network upscale (×1/×2 pixel-unshuffle); default 4.")
+    weights: Path | None = Field(
+        None, description="ESRGAN (old or new), BasicSR or Real-ESRGAN RRDB weights, .pth or .safetensors."
+    )
     resize: Literal["bicubic", "bilinear", "area"] = Field(
         "bicubic", description="Interpolation from the network's output to the original size."
     )
 
 
 def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
-    rrdbnet = rrdbnet_class()
-    net = rrdbnet(
-        num_in_ch=info.channels,
-        num_out_ch=info.channels,
-        scale=cfg.scale,
-        num_feat=cfg.num_feat,
-        num_block=cfg.num_block,
-        num_grow_ch=cfg.num_grow_ch,
-    )
+    state = None
+    found: dict[str, int] = {}
     if cfg.weights is not None:
-        load_weights(net, cfg.weights, what="student.weights")
-    return SuperResolver(net, cfg.resize, multiple=4 // cfg.scale)
+        state = to_basicsr(read_state_dict(cfg.weights, "student.weights"))
+        arch = infer_arch(state)
+        if arch.num_in_ch != info.channels:
+            raise UserError(
+                f"student.weights ({cfg.weights}) is an RRDB for {arch.num_in_ch}-channel images, "
+                f"but the data set has {info.channels}.",
+                "Use weights trained on images with the data set's channels (data.channels for image folders).",
+            )
+        found = {"num_feat": arch.num_feat, "num_block": arch.num_block, "num_grow_ch": arch.num_grow_ch}
+        found["scale"] = arch.scale
+    sizes = {key: getattr(cfg, key) or found.get(key, default) for key, default in DEFAULTS.items()}
+    net = rrdbnet_class()(num_in_ch=info.channels, num_out_ch=info.channels, **sizes)
+    if state is not None:
+        check_and_load(net, state, f"student.weights ({cfg.weights})")
+    return SuperResolver(net, cfg.resize, multiple=4 // sizes["scale"], config=cfg.model_copy(update=sizes))

@@ -104,5 +104,5 @@ def test_missing_weights_file(tmp_path: Path) -> None:
 def test_checkpoint_of_the_wrong_channels(tmp_path: Path) -> None:
     path = tmp_path / "rgb.pth"
     torch.save(basicsr_net(channels=3).state_dict(), path)
-    with pytest.raises(UserError, match="wrong shape"):
+    with pytest.raises(UserError, match="an RRDB for 3-channel images, but the data set has 1"):
         small_rrdb(GREY, weights=path)

@@ -1,0 +1,112 @@
+"""RRDB checkpoints in the layouts found in the wild, converted to basicsr's ``RRDBNet`` keys.
+
+* ``basicsr``: BasicSR / Real-ESRGAN (``conv_first``, ``body.N.rdb1.conv1``, ``conv_body``,
+  ``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``), usually under ``params_ema``/``params``.
+* ``esrgan``: the ESRGAN repository's current architecture file (``RRDB_trunk.N.RDB1.conv1``,
+  ``trunk_conv``, ``upconv1``, ``upconv2``, ``HRconv``).
+* ``esrgan_old``: the original ESRGAN release, a ``Sequential`` (``model.0``,
+  ``model.1.sub.N.RDB1.conv1.0``, ``model.1.sub.<num_block>`` (trunk conv), ``model.3``,
+  ``model.6``, ``model.8``, ``model.10``), e.g. ``RRDB_ESRGAN_x4.pth`` as first published.
+
+The architecture (channels, widths, block count, scale) is read off the weights, so a recipe can
+leave it out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from srdistill.errors import UserError
+
+Layout = str
+
+_ESRGAN = [
+    (re.compile(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.(weight|bias)$"), r"body.\1.rdb\2.conv\3.\4"),
+    (re.compile(r"^trunk_conv\.(weight|bias)$"), r"conv_body.\1"),
+    (re.compile(r"^upconv1\.(weight|bias)$"), r"conv_up1.\1"),
+    (re.compile(r"^upconv2\.(weight|bias)$"), r"conv_up2.\1"),
+    (re.compile(r"^HRconv\.(weight|bias)$"), r"conv_hr.\1"),
+    (re.compile(r"^(conv_first|conv_last)\.(weight|bias)$"), r"\1.\2"),
+]
+_ESRGAN_OLD = [
+    (re.compile(r"^model\.0\.(weight|bias)$"), r"conv_first.\1"),
+    (re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$"), r"body.\1.rdb\2.conv\3.\4"),
+    (re.compile(r"^model\.1\.sub\.\d+\.(weight|bias)$"), r"conv_body.\1"),
+    (re.compile(r"^model\.3\.(weight|bias)$"), r"conv_up1.\1"),
+    (re.compile(r"^model\.6\.(weight|bias)$"), r"conv_up2.\1"),
+    (re.compile(r"^model\.8\.(weight|bias)$"), r"conv_hr.\1"),
+    (re.compile(r"^model\.10\.(weight|bias)$"), r"conv_last.\1"),
+]
+_RULES = {"esrgan": _ESRGAN, "esrgan_old": _ESRGAN_OLD}
+
+
+def detect_layout(state: Mapping[str, torch.Tensor]) -> Layout:
+    """``basicsr``, ``esrgan`` or ``esrgan_old``; a :class:`UserError` for anything else."""
+    keys = set(state)
+    if "conv_first.weight" in keys and any(k.startswith("body.") for k in keys):
+        return "basicsr"
+    if "conv_first.weight" in keys and any(k.startswith("RRDB_trunk.") for k in keys):
+        return "esrgan"
+    if "model.0.weight" in keys and any(k.startswith("model.1.sub.") for k in keys):
+        return "esrgan_old"
+    sample = ", ".join(sorted(keys)[:4])
+    raise UserError(
+        f"These weights are not an RRDB network in a known layout (first keys: {sample}).",
+        "Use an ESRGAN, BasicSR or Real-ESRGAN RRDB checkpoint (RRDBNet), or the student checkpoint "
+        "that srdistill train wrote.",
+    )
+
+
+def to_basicsr(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with its keys renamed to basicsr's ``RRDBNet`` layout."""
+    layout = detect_layout(state)
+    if layout == "basicsr":
+        return dict(state)
+    rules = _RULES[layout]
+    out: dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state.items():
+        for pattern, repl in rules:
+            if pattern.match(key):
+                out[pattern.sub(repl, key)] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise UserError(
+            f"RRDB weights in the {layout} layout have keys that layout does not have: {', '.join(unknown[:5])}",
+            "The file mixes layouts or is not an RRDB network.",
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class RRDBArch:
+    """RRDBNet's constructor arguments, as read off a state dict in basicsr layout."""
+
+    num_in_ch: int
+    num_out_ch: int
+    num_feat: int
+    num_block: int
+    num_grow_ch: int
+    scale: int
+
+
+def infer_arch(state: Mapping[str, torch.Tensor]) -> RRDBArch:
+    """The architecture of basicsr-layout RRDB weights (pixel-unshuffle tells the scale)."""
+    try:
+        first, last = state["conv_first.weight"], state["conv_last.weight"]
+        grow = state["body.0.rdb1.conv1.weight"].shape[0]
+    except KeyError as e:
+        raise UserError(f"RRDB weights lack {e.args[0]}.", "The file is not a complete RRDB network.") from None
+    blocks = {int(k.split(".")[1]) for k in state if k.startswith("body.")}
+    out_ch, in_unshuffled = last.shape[0], first.shape[1]
+    # RRDBNet pixel-unshuffles its input by 2 (scale 2) or 4 (scale 1): conv_first sees in_ch·4 or in_ch·16
+    for factor, scale in ((1, 4), (4, 2), (16, 1)):
+        if in_unshuffled == out_ch * factor:
+            return RRDBArch(out_ch, out_ch, first.shape[0], len(blocks), grow, scale)
+    return RRDBArch(in_unshuffled, out_ch, first.shape[0], len(blocks), grow, 4)

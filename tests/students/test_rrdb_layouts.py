@@ -1,0 +1,157 @@
+"""RRDB checkpoints in ESRGAN (old and new), BasicSR and Real-ESRGAN layouts load to the same network."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from srdistill.compat.basicsr import rrdbnet_class
+from srdistill.data.base import DataInfo
+from srdistill.errors import UserError
+from srdistill.students.rrdb import RRDBConfig, build_rrdb
+from srdistill.students.rrdb_layouts import detect_layout, infer_arch, to_basicsr
+
+GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
+RGB = DataInfo(channels=3, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))
+SIZES = {"num_feat": 8, "num_block": 3, "num_grow_ch": 4}
+
+
+def reference_net(channels: int = 3, scale: int = 4, **sizes: int) -> torch.nn.Module:
+    torch.manual_seed(7)
+    net = rrdbnet_class()(channels, channels, scale=scale, **{**SIZES, **sizes})
+    with torch.no_grad():  # basicsr scales its init down; make every weight matter
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    return net.eval()
+
+
+def as_esrgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """basicsr keys -> the ESRGAN repository's RRDBNet_arch.py keys."""
+    renames = [
+        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"RRDB_trunk.\1.RDB\2.conv\3."),
+        (r"^conv_body\.", "trunk_conv."),
+        (r"^conv_up1\.", "upconv1."),
+        (r"^conv_up2\.", "upconv2."),
+        (r"^conv_hr\.", "HRconv."),
+    ]
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in renames:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
+def as_esrgan_old(state: dict[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
+    """basicsr keys -> the original ESRGAN release's Sequential keys."""
+    renames = [
+        (r"^conv_first\.", "model.0."),
+        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.(weight|bias)$", r"model.1.sub.\1.RDB\2.conv\3.0.\4"),
+        (r"^conv_body\.", f"model.1.sub.{num_block}."),
+        (r"^conv_up1\.", "model.3."),
+        (r"^conv_up2\.", "model.6."),
+        (r"^conv_hr\.", "model.8."),
+        (r"^conv_last\.", "model.10."),
+    ]
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in renames:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
+def write(path: Path, state: dict[str, torch.Tensor], wrapper: str | None) -> Path:
+    if path.suffix == ".safetensors":
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save({wrapper: state} if wrapper else state, path)
+    return path
+
+
+LAYOUTS = {
+    "basicsr": lambda s: s,
+    "esrgan": as_esrgan,
+    "esrgan_old": lambda s: as_esrgan_old(s, SIZES["num_block"]),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize(
+    ("name", "wrapper"),
+    [
+        ("w.pth", None),
+        ("w.pth", "params_ema"),  # BasicSR / Real-ESRGAN releases
+        ("w.pth", "params"),
+        ("w.pth", "state_dict"),
+        ("w.safetensors", None),
+    ],
+)
+def test_every_layout_round_trips(tmp_path: Path, layout: str, name: str, wrapper: str | None) -> None:
+    net = reference_net()
+    path = write(tmp_path / name, LAYOUTS[layout](net.state_dict()), wrapper)
+    # sizes are left out of the recipe: they are read off the weights
+    student = build_rrdb(RRDBConfig(type="rrdb", weights=path), RGB).eval()
+    lr = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(student.net(lr), net(lr))
+    assert detect_layout(LAYOUTS[layout](net.state_dict())) == layout
+
+
+@pytest.mark.parametrize("scale", [4, 2, 1])
+def test_scale_and_sizes_are_inferred(scale: int) -> None:
+    net = reference_net(channels=3, scale=scale, num_feat=12, num_block=2, num_grow_ch=6)
+    arch = infer_arch(net.state_dict())
+    assert (arch.num_in_ch, arch.num_out_ch, arch.scale) == (3, 3, scale)
+    assert (arch.num_feat, arch.num_block, arch.num_grow_ch) == (12, 2, 6)
+
+
+def test_old_layout_with_default_esrgan_block_count_maps_trunk_conv() -> None:
+    state = as_esrgan_old(reference_net(num_block=3).state_dict(), 3)
+    assert "model.1.sub.3.weight" in state  # the trunk conv follows the last block
+    converted = to_basicsr(state)
+    assert "conv_body.weight" in converted and "body.2.rdb3.conv5.weight" in converted
+
+
+def test_recipe_sizes_that_contradict_the_weights_are_reported(tmp_path: Path) -> None:
+    path = write(tmp_path / "w.pth", reference_net().state_dict(), "params_ema")
+    with pytest.raises(UserError, match="wrong shape") as info:
+        build_rrdb(RRDBConfig(type="rrdb", weights=path, num_feat=16), RGB)
+    assert "conv_first.weight" in str(info.value)
+
+
+def test_missing_blocks_are_reported(tmp_path: Path) -> None:
+    state = reference_net().state_dict()
+    path = write(tmp_path / "w.pth", state, None)
+    with pytest.raises(UserError, match="missing") as info:
+        build_rrdb(RRDBConfig(type="rrdb", weights=path, num_block=5), RGB)
+    assert "body.3" in str(info.value)
+
+
+def test_channels_must_match_the_data(tmp_path: Path) -> None:
+    path = write(tmp_path / "w.pth", reference_net(channels=3).state_dict(), None)
+    with pytest.raises(UserError, match="3-channel images, but the data set has 1"):
+        build_rrdb(RRDBConfig(type="rrdb", weights=path), GREY)
+
+
+def test_not_an_rrdb_is_a_clear_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "w.pth", {"fc.weight": torch.zeros(2, 2)}, None)
+    with pytest.raises(UserError, match="not an RRDB network in a known layout"):
+        build_rrdb(RRDBConfig(type="rrdb", weights=path), RGB)
+
+
+def test_mixed_layouts_are_refused() -> None:
+    state = as_esrgan(reference_net().state_dict())
+    state["model.3.weight"] = torch.zeros(1)
+    with pytest.raises(UserError, match="keys that layout does not have"):
+        to_basicsr(state)
+
+
+def test_defaults_without_weights_are_esrgan_sizes() -> None:
+    student = build_rrdb(RRDBConfig(type="rrdb"), RGB)
+    arch = infer_arch(student.net.state_dict())
+    assert (arch.num_feat, arch.num_block, arch.num_grow_ch, arch.scale) == (64, 23, 32, 4)

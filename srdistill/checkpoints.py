@@ -151,7 +151,9 @@ def load_weights(module: nn.Module, path: Path, what: str = "weights") -> None:
 def check_and_load(module: nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
     """``module.load_state_dict(state, strict=True)`` with one readable error on mismatch."""
     expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
+    # BatchNorm fills in num_batches_tracked, which checkpoints of older PyTorch (torchvision's
+    # original ResNet files among them) do not have
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"

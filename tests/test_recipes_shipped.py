@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from srdistill.checkpoints import save_weights
+from srdistill.data.base import DataInfo
 from srdistill.recipe import load_recipe
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
@@ -37,10 +38,28 @@ def test_darionet_recipe_is_the_papers_setup() -> None:
     recipe = load_recipe(DARIONET)
     assert recipe.degradation.factor == pytest.approx(0.32)
     assert recipe.data.hr_size == 256
-    assert recipe.teacher.model == "resnet50" and recipe.teacher.input_size == 224
+    assert recipe.teacher.model == "resnet50.tv_in1k" and recipe.teacher.num_classes == 1000
     assert recipe.student.type == "rrdb" and recipe.student.num_block == 23
     assert [loss.type for loss in recipe.losses] == ["logit_mse"]
     assert recipe.monitor == "ce_gap"
+
+
+def test_darionet_teacher_preprocessing_is_torchvisions_resnet50_evaluation() -> None:
+    """resnet50.tv_in1k: the preprocessing of torchvision's V1 weights, from timm's pretrained config."""
+    from srdistill.teachers.timm_teacher import TimmTeacherConfig, build_timm_teacher
+
+    teacher_cfg = load_recipe(DARIONET).teacher.model_dump()
+    teacher_cfg["weights"] = None
+    info = DataInfo(channels=3, num_classes=1000, hr_size=(256, 256), class_names=())
+    teacher = build_timm_teacher(TimmTeacherConfig.model_validate(teacher_cfg), info)
+    assert teacher.preprocessing() == {
+        "input_size": [224, 224],
+        "resize_size": [256, 256],
+        "crop_pct": 0.875,
+        "interpolation": "bilinear",
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+    }
 
 
 # -- dry runs ------------------------------------------------------------------------------------------

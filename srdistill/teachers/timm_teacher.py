@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
+from torch import nn
 
-from srdistill.checkpoints import load_weights
+from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.registry import ComponentConfig, did_you_mean
@@ -37,15 +38,22 @@ def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
     if not timm.is_model(cfg.model):
         raise UserError(
             f"timm has no model '{cfg.model}'.{did_you_mean(cfg.model, timm.list_models())}",
-            "Pick a name from `timm.list_models()`, e.g. resnet50.",
+            "Pick a name from `timm.list_models()`, e.g. resnet50 or resnet50.tv_in1k.",
         )
     in_chans = cfg.in_chans or info.channels
     num_classes = cfg.num_classes or info.num_classes
-    model = timm.create_model(cfg.model, pretrained=False, num_classes=num_classes, in_chans=in_chans, **cfg.model_args)
+    kwargs = dict(num_classes=num_classes, in_chans=in_chans, **cfg.model_args)
+    try:
+        model = timm.create_model(cfg.model, pretrained=False, **kwargs)
+    except RuntimeError as e:  # e.g. an unknown pretrained tag
+        raise UserError(
+            f"timm cannot build '{cfg.model}': {e}", "Check teacher.model and teacher.model_args."
+        ) from None
     if cfg.weights is not None:
-        load_weights(model, cfg.weights, what="teacher.weights")
+        model = _with_weights(model, cfg, kwargs)
 
-    data_cfg = resolve_model_data_config(model)
+    # evaluation preprocessing of the weights' pretrained config (the tag in the name picks it)
+    data_cfg = resolve_model_data_config(model, use_test_size=True)
     side = cfg.input_size or data_cfg["input_size"][-1]
     mean = cfg.mean or tuple(data_cfg["mean"])
     std = cfg.std or tuple(data_cfg["std"])
@@ -62,6 +70,30 @@ def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
         interpolation=cfg.interpolation or _interp(data_cfg.get("interpolation")),
         crop_pct=cfg.crop_pct if cfg.crop_pct is not None else float(data_cfg.get("crop_pct", 1.0)),
     )
+
+
+def _with_weights(model: nn.Module, cfg: TimmTeacherConfig, kwargs: dict[str, Any]) -> nn.Module:
+    """``model`` with the weights of ``cfg.weights``, loaded strictly and offline.
+
+    A file that fits the model as it is (timm, torchvision ResNets, srdistill checkpoints) is
+    loaded as is. Otherwise timm loads it as ``timm.create_model(...,
+    pretrained_cfg_overlay=dict(file=...))`` does: the architecture's checkpoint filter converts
+    foreign layouts and the first convolution is adapted to ``in_chans``. The classifier is
+    never silently re-initialised; if timm fails too, the error lists every mismatching key.
+    """
+    import timm
+
+    assert cfg.weights is not None
+    state = read_state_dict(cfg.weights, "teacher.weights")
+    try:
+        check_and_load(model, state, f"teacher.weights ({cfg.weights})")
+        return model
+    except UserError as mismatch:
+        overlay = {"file": str(cfg.weights), "num_classes": kwargs["num_classes"]}
+        try:
+            return timm.create_model(cfg.model, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+        except Exception:
+            raise mismatch from None
 
 
 def _interp(name: object) -> Literal["bilinear", "bicubic"]:

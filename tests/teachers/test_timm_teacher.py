@@ -168,3 +168,65 @@ def test_weights_of_another_model(tmp_path: Path) -> None:
     with pytest.raises(UserError) as info:
         build(weights=path)
     assert "teacher.weights" in str(info.value) and "fc.weight: file (3, " in str(info.value)
+
+
+# -- weights in other layouts -----------------------------------------------------------------------
+
+
+def torchvision_resnet18_file(tmp_path: Path, drop_batch_counts: bool) -> tuple[Path, torch.nn.Module]:
+    """A torchvision ResNet18 saved as torchvision publishes it (resnet18-f37072fd.pth)."""
+    import torchvision
+
+    torch.manual_seed(3)
+    net = torchvision.models.resnet18(num_classes=5)
+    with torch.no_grad():
+        net.train()(torch.rand(4, 3, 64, 64))  # non-trivial BatchNorm statistics
+    state = net.eval().state_dict()
+    if drop_batch_counts:  # the original 2017 files predate num_batches_tracked
+        state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    path = tmp_path / "resnet18-tv.pth"
+    torch.save(state, path)
+    return path, net
+
+
+@pytest.mark.parametrize("drop_batch_counts", [False, True])
+def test_torchvision_resnet_weights_and_preprocessing(tmp_path: Path, drop_batch_counts: bool) -> None:
+    """timm's resnet18.tv_in1k is torchvision's ResNet18: same keys, same outputs, its preprocessing."""
+    path, net = torchvision_resnet18_file(tmp_path, drop_batch_counts)
+    cfg = TimmTeacherConfig(type="timm", model="resnet18.tv_in1k", weights=path)
+    teacher = build_timm_teacher(cfg, RGB).eval()
+    assert teacher.preprocessing()["input_size"] == [224, 224]
+    assert teacher.preprocessing()["resize_size"] == [256, 256]
+    assert teacher.interpolation == "bilinear"
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(teacher.model(x), net(x), atol=1e-5)
+
+
+def test_rgb_weights_adapted_to_a_grey_teacher_by_timm(tmp_path: Path) -> None:
+    path, net = torchvision_resnet18_file(tmp_path, drop_batch_counts=False)
+    cfg = TimmTeacherConfig(type="timm", model="resnet18.tv_in1k", weights=path, in_chans=1, mean=[0.5], std=[0.5])
+    teacher = build_timm_teacher(cfg, GREY.__class__(1, 5, (28, 28), tuple("abcde")))
+    # timm's adapt_input_conv sums the RGB filters into one grey filter
+    expected = net.conv1.weight.sum(dim=1, keepdim=True)
+    assert torch.allclose(teacher.model.conv1.weight, expected, atol=1e-6)
+    assert torch.equal(teacher.model.fc.weight, net.fc.weight)  # the classifier is kept
+
+
+def test_a_file_neither_loader_accepts_lists_the_keys(tmp_path: Path) -> None:
+    path, _ = torchvision_resnet18_file(tmp_path, drop_batch_counts=False)
+    state = torch.load(path, weights_only=True)
+    state["fc.extra"] = torch.zeros(1)
+    del state["layer4.1.bn2.weight"]
+    torch.save(state, path)
+    with pytest.raises(UserError) as info:
+        build_timm_teacher(TimmTeacherConfig(type="timm", model="resnet18.tv_in1k", weights=path), RGB)
+    text = str(info.value)
+    assert "missing (1): layer4.1.bn2.weight" in text and "unexpected (1): fc.extra" in text
+
+
+def test_a_classifier_of_other_size_is_an_error_not_a_reset(tmp_path: Path) -> None:
+    path, _ = torchvision_resnet18_file(tmp_path, drop_batch_counts=False)  # 5 classes
+    cfg = TimmTeacherConfig(type="timm", model="resnet18.tv_in1k", weights=path, num_classes=7)
+    with pytest.raises(UserError, match=r"fc.weight: file \(5, 512\) vs model \(7, 512\)"):
+        build_timm_teacher(cfg, RGB)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from srdistill.catalog import catalog
-from srdistill.checkpoints import check_and_load, read_metadata, read_state_dict
+from srdistill.checkpoints import read_metadata
 from srdistill.data.base import DataInfo, Splits
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedSum
@@ -49,12 +50,16 @@ M = TypeVar("M", bound=nn.Module)
 
 
 def place(module: M | None, recipe: Recipe, device: torch.device) -> M | None:
-    """Move a model to the device, in channels-last memory format if the recipe asks for it."""
+    """Move a model to the device, channels-last and compiled if the recipe asks for it."""
     if module is None:
         return module
     if recipe.runtime.channels_last:
-        return module.to(device=device, memory_format=torch.channels_last)
-    return module.to(device)
+        module = module.to(device=device, memory_format=torch.channels_last)
+    else:
+        module = module.to(device)
+    if recipe.runtime.compile:
+        module.compile()  # in place: state_dict keys stay as they are
+    return module
 
 
 def build_loss(configs: list[ComponentConfig]) -> WeightedSum | None:
@@ -75,15 +80,12 @@ def checkpoint_metadata(role: str, config: ComponentConfig, **extra: Any) -> dic
     return {"role": role, "config": config.model_dump(mode="json"), **extra}
 
 
-def load_student_checkpoint(path: Any, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
+def load_student_checkpoint(path: Path, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
     """A student rebuilt from a checkpoint.
 
     Checkpoints written by ``srdistill train`` carry their student config; other weight files
-    (e.g. a basicsr ``.pth``) are loaded into the recipe's ``student`` architecture.
+    (an ESRGAN or BasicSR ``.pth``, say) are read as the recipe's ``student`` type.
     """
-    from pathlib import Path
-
-    path = Path(path)
     if not path.is_file():
         raise UserError(
             f"Checkpoint not found: {path}",
@@ -94,28 +96,23 @@ def load_student_checkpoint(path: Any, info: DataInfo, fallback: ComponentConfig
         raise UserError(f"{path} is a teacher checkpoint, not a student.", "List student checkpoints in compare.")
     cat = catalog()
     if "config" in meta:
-        raw = dict(meta["config"])
-        entry = cat.students.get(str(raw.get("type")))
-        if "weights" in raw:
-            raw["weights"] = None  # initial weights are replaced by the checkpoint's
-        config = entry.config.model_validate(raw) if entry.config is not None else None
+        entry = cat.students.get(str(meta["config"].get("type")))
+        assert entry.config is not None
+        config: ComponentConfig = entry.config.model_validate(meta["config"])
     elif fallback is not None:
-        config = fallback.model_copy(update={"weights": None}) if hasattr(fallback, "weights") else fallback
+        config = fallback
     else:
         raise UserError(
             f"{path} does not say which student it holds, and the recipe has no student section.",
-            "Add a student section describing its architecture.",
+            "Add a student section naming its type (e.g. type: rrdb).",
         )
-    assert config is not None
-    student: SuperResolver = cat.students.build(config, info)
-    check_and_load(student.net, read_state_dict(path, "checkpoint"), f"checkpoint ({path})")
-    return student
+    if "weights" not in type(config).model_fields:
+        raise UserError(f"{path}: student '{config.type}' has no weights to load.", "List trained students only.")
+    return cat.students.build(config.model_copy(update={"weights": path}), info)
 
 
 def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
     """Report every input file or folder the recipe names that does not exist, all at once."""
-    from pathlib import Path
-
     missing = []
     for section in ("data", "teacher", "student"):
         cfg = getattr(recipe, section)

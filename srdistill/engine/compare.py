@@ -11,7 +11,7 @@ from rich.table import Table
 from srdistill.catalog import catalog
 from srdistill.engine.build import check_paths, load_student_checkpoint, place
 from srdistill.engine.evaluate import ORIGINAL, Row, evaluate
-from srdistill.engine.runtime import make_loader, seed_everything, select_device
+from srdistill.engine.runtime import configure, make_loader, seed_everything, select_device
 from srdistill.recipe.schema import Recipe
 
 BASELINES = ("bilinear", "bicubic")
@@ -22,6 +22,7 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
     check_paths(recipe, checkpoints=True)
     seed_everything(recipe.seed)
     device = select_device(recipe.device)
+    configure(recipe.runtime, device)
     cat = catalog()
     data = cat.datasets.build(recipe.data)
     info = data.info
@@ -40,7 +41,17 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
 
     loader = make_loader(data.test, recipe.compare.batch_size, device=device, num_workers=recipe.compare.num_workers)
     console.print(f"compare on {len(data.test)} test images, {device}: {', '.join([ORIGINAL, *methods])}")
-    rows = evaluate(loader, teacher, degradation, methods, recipe.compare.metrics, device, console, "compare")
+    rows = evaluate(
+        loader,
+        teacher,
+        degradation,
+        methods,
+        recipe.compare.metrics,
+        device,
+        console,
+        "compare",
+        runtime=recipe.runtime,
+    )
     return list(rows.values())
 
 

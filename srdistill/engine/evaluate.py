@@ -13,9 +13,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.catalog import catalog
-from srdistill.engine.runtime import synchronize
+from srdistill.engine.runtime import autocast, synchronize
 from srdistill.imaging import to_unit
 from srdistill.metrics.base import EvalBatch, Metric
+from srdistill.recipe.schema import RuntimeConfig
 from srdistill.students.base import SuperResolver
 from srdistill.teachers.base import Teacher
 from srdistill.ui.progress import ProgressBar
@@ -48,6 +49,7 @@ def evaluate(
     console: Console | None = None,
     description: str = "evaluate",
     lines: bool = True,
+    runtime: RuntimeConfig | None = None,
 ) -> dict[str, Row]:
     """Run the teacher on the originals and on every method's SR images, in one pass over the data.
 
@@ -55,7 +57,7 @@ def evaluate(
     ``agreement``. Every method gets the same degraded batch; its SR output is clamped to
     ``[0, 1]`` (as when saved as an image) before the teacher and the image metrics see it.
     ``seconds`` counts the method's SR and teacher passes only (the degradation and the
-    metrics are excluded), synchronised with the device.
+    metrics are excluded), synchronised with the device. ``runtime`` switches bf16 autocast on.
     """
     cat = catalog()
     names = [ORIGINAL, *methods]
@@ -75,13 +77,13 @@ def evaluate(
                 hr = to_unit(images.to(device, non_blocking=True))
                 labels = labels.to(device, non_blocking=True)
                 size = (hr.shape[-2], hr.shape[-1])
-                with _timed(rows[ORIGINAL], device):
+                with _timed(rows[ORIGINAL], device), autocast(runtime, device):
                     ref = teacher(hr)
                 _update(meters[ORIGINAL], EvalBatch(hr, hr, labels, ref, ref))
                 rows[ORIGINAL].images += len(hr)
                 lr = degradation(hr)
                 for name, student in methods.items():
-                    with _timed(rows[name], device):
+                    with _timed(rows[name], device), autocast(runtime, device):
                         sr = student(lr, size).clamp_(0.0, 1.0)
                         logits = teacher(sr)
                     _update(meters[name], EvalBatch(hr, sr, labels, logits, ref))

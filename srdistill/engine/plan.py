@@ -59,7 +59,11 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
         stages.add_row(f"student {recipe.student.type} network", _shape(raw), f"{gflop:.3g}")  # type: ignore[union-attr]
         stages.add_row(f"resize ({student.mode}) → SR", _shape(hr), "")
     pre = teacher.preprocess(hr)
-    stages.add_row(f"teacher preprocess (resize {teacher.resize_size}, crop)", _shape(pre), "")
+    p = parts.teacher.preprocessing()
+    crop = f", centre crop {p['input_size'][0]}" if p["resize_size"] != p["input_size"] else ""
+    stages.add_row(
+        f"teacher preprocess: resize {p['resize_size'][0]} {p['interpolation']}{crop}, normalise", _shape(pre), ""
+    )
     with torch.no_grad():
         logits = teacher(hr)
     stages.add_row(

@@ -5,6 +5,7 @@ runs/<name>/
   metrics.csv       one row per epoch: train losses, validation values, lr, seconds
   last.safetensors  weights after the latest epoch
   best.safetensors  weights of the best epoch by the recipe's monitor
+  teacher_preprocessing.json  the teacher's resize, crop, interpolation, mean and std
   summary.json      written when training finishes: best epoch and its values
 """
 
@@ -25,6 +26,7 @@ from srdistill.recipe.schema import Recipe
 RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
+TEACHER_FILE = "teacher_preprocessing.json"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from srdistill.errors import UserError
+from srdistill.recipe.schema import RuntimeConfig
 
 
 def select_device(name: str) -> torch.device:
@@ -23,6 +25,21 @@ def select_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UserError("device 'mps' was asked for but is not available here.", "Use --set device=auto.")
     return device
+
+
+def configure(runtime: RuntimeConfig, device: torch.device) -> None:
+    """Process-wide switches for the device: TF32 and cuDNN autotuning on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = runtime.tf32
+        torch.backends.cudnn.allow_tf32 = runtime.tf32
+        torch.backends.cudnn.benchmark = True  # input sizes are fixed within a run
+
+
+def autocast(runtime: RuntimeConfig | None, device: torch.device) -> AbstractContextManager[object]:
+    """bf16 autocast when the recipe asks for it, otherwise nothing."""
+    if runtime is not None and runtime.amp == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def seed_everything(seed: int) -> None:

@@ -46,7 +46,8 @@ class StudentFit:
         self.degradation = parts.degradation
         self.loss: WeightedSum = parts.loss
         self.device = device
-        self.config: ComponentConfig = recipe.student
+        self.runtime = recipe.runtime
+        self.config: ComponentConfig = parts.student.config or recipe.student
 
     @property
     def model(self) -> nn.Module:
@@ -78,6 +79,7 @@ class StudentFit:
             console,
             "validate",
             lines=False,
+            runtime=self.runtime,
         )
         values = dict(rows["student"].metrics)
         values["ce_gap"] = values["ce"] - rows[ORIGINAL].metrics["ce"]
@@ -96,6 +98,7 @@ class TeacherFit:
         self.label_smoothing = recipe.train.label_smoothing
         self.hflip = recipe.train.hflip
         self.device = device
+        self.runtime = recipe.runtime
         self.config: ComponentConfig = recipe.teacher
 
     @property
@@ -124,6 +127,7 @@ class TeacherFit:
             console,
             "validate",
             lines=False,
+            runtime=self.runtime,
         )
         return dict(rows[ORIGINAL].metrics)
 

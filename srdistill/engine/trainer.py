@@ -13,8 +13,8 @@ from rich.console import Console
 from srdistill.catalog import catalog
 from srdistill.checkpoints import save_weights
 from srdistill.engine.build import build_parts, check_paths, checkpoint_metadata
-from srdistill.engine.runs import BEST, LAST, SUMMARY_FILE, RunDir, resolved_yaml
-from srdistill.engine.runtime import make_loader, seed_everything, select_device
+from srdistill.engine.runs import BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, resolved_yaml
+from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything, select_device
 from srdistill.engine.tasks import make_task
 from srdistill.errors import UserError
 from srdistill.imaging import to_unit
@@ -35,6 +35,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False) -> Path:
     # -- build (before the run folder is touched, so a failure leaves no trace) -----------------
     seed_everything(recipe.seed)
     device = select_device(recipe.device)
+    configure(recipe.runtime, device)
     parts = build_parts(recipe, device)
     task = make_task(recipe, parts, device)
     train_loader = make_loader(
@@ -50,6 +51,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False) -> Path:
     optimizer, scheduler = _optimizer_and_scheduler(task.weights, recipe, steps)
     params = [p for p in task.weights.parameters() if p.requires_grad]
     run.create(recipe_text, overwrite)
+    run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
 
     monitor = recipe.monitor
     higher_is_better = monitor != "ce_gap" and catalog().metrics.get(monitor).build().higher_is_better
@@ -73,7 +75,8 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False) -> Path:
                 hr = to_unit(images.to(device, non_blocking=True))
                 labels = labels.to(device, non_blocking=True)
 
-                losses = task.losses(hr, labels)
+                with autocast(recipe.runtime, device):
+                    losses = task.losses(hr, labels)
                 optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
                 if cfg.grad_clip is not None:

@@ -46,6 +46,11 @@ class RuntimeConfig(Section):
         True,
         description="Channels-last memory format for student and teacher (about 2× faster convolutions on CPU).",
     )
+    amp: Literal["none", "bf16"] = Field(
+        "none", description="bf16 autocast for the forward passes (CUDA; also works on CPU). Losses stay float32."
+    )
+    tf32: bool = Field(True, description="Allow TF32 matmuls and convolutions on CUDA (Ampere and newer).")
+    compile: bool = Field(False, description="torch.compile the student and the teacher (slow start, faster steps).")
 
 
 class OptimizerConfig(Section):

@@ -183,3 +183,43 @@ def test_stratified_split() -> None:
     (part,) = stratified_split(targets, [0.3], seed=0)
     assert Counter(targets[i] for i in part) == {0: 3, 1: 2}  # round(1.8) = 2
     assert part == sorted(part)
+
+
+def test_imagenet_synset_folders_get_timm_descriptions(tmp_path) -> None:
+    from PIL import Image
+
+    from srdistill.data.image_folder import ImageFolderConfig, build_image_folder
+
+    for split in ("train", "val"):
+        for wnid in ("n01440764", "n01443537"):
+            folder = tmp_path / split / wnid
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (40, 30), (i * 100, 0, 0)).save(folder / f"{i}.JPEG")
+    splits = build_image_folder(ImageFolderConfig(type="image_folder", root=tmp_path, hr_size=16))
+    assert splits.info.class_names == ("tench, Tinca tinca", "goldfish, Carassius auratus")
+
+
+def test_other_folder_names_are_kept() -> None:
+    from srdistill.data.image_folder import class_names
+
+    assert class_names(["cat", "dog"]) == ("cat", "dog")
+    assert class_names(["n01440764", "n99999999"]) == ("n01440764", "n99999999")  # not all known synsets
+
+
+def test_jpeg_draft_decoding_covers_hr_size(tmp_path) -> None:
+    """Draft decoding (a cheaper DCT-scaled decode of big JPEGs) gives the same size and nearly the same image."""
+    import numpy as np
+    from PIL import Image
+
+    from srdistill.data.image_folder import FolderImages
+
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(rng.integers(0, 256, (9, 12, 3), dtype=np.uint8))  # smooth, like a photo
+    path = tmp_path / "big.JPEG"
+    small.resize((1200, 900), Image.BICUBIC).save(path, quality=95)
+    fast = FolderImages([(str(path), 0)], hr_size=64, channels=3)  # decodes at 1/8 scale: 150×113
+    exact = FolderImages([(str(path), 0)], hr_size=64, channels=3, draft=False)
+    a, b = fast[0][0].float(), exact[0][0].float()
+    assert a.shape == b.shape == (3, 64, 64)
+    assert (a - b).abs().mean() < 3.0  # out of 255

@@ -152,7 +152,10 @@ def test_teacher_run_folder(pipeline) -> None:
         "metrics.csv",
         "recipe.yaml",
         "summary.json",
+        "teacher_preprocessing.json",
     ]
+    pre = json.loads((folder / "teacher_preprocessing.json").read_text())
+    assert pre["input_size"] == [28, 28] and pre["mean"] == [0.5] and pre["interpolation"] == "bilinear"
     rows = read_csv(folder / "metrics.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert [row["step"] for row in rows] == ["4", "8"]

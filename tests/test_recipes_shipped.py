@@ -164,3 +164,87 @@ def test_darionet_dry_run_full_size(
     )  # fmt: skip
     assert_dry_run_ok(result, tmp_path / "runs", "3×82×82", "3×328×328", "3×224×224")
     assert "16,697,987" in result.stdout  # ESRGAN's RRDB
+
+
+# -- the ImageNet recipe, end to end on generated files ------------------------------------------------
+
+
+def esrgan_old_layout_file(path: Path) -> Path:
+    """A small RRDB saved as the original ESRGAN release saved its Sequential model."""
+    import re
+
+    state = rrdb_state(3, 8, 1, 4)
+    renames = [
+        (r"^conv_first\.", "model.0."),
+        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.(weight|bias)$", r"model.1.sub.\1.RDB\2.conv\3.0.\4"),
+        (r"^conv_body\.", "model.1.sub.1."),
+        (r"^conv_up1\.", "model.3."),
+        (r"^conv_up2\.", "model.6."),
+        (r"^conv_hr\.", "model.8."),
+        (r"^conv_last\.", "model.10."),
+    ]
+    old = {}
+    for key, value in state.items():
+        for pattern, repl in renames:
+            key = re.sub(pattern, repl, key)
+        old[key] = value
+    torch.save(old, path)
+    return path
+
+
+def test_darionet_recipe_trains_and_compares_on_an_imagenet_style_tree(
+    cli, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped ImageNet recipe, only sizes overridden: torchvision-layout teacher weights, an
+    original-ESRGAN-layout student, worker processes, train then compare."""
+    import json
+
+    import torchvision
+
+    monkeypatch.chdir(tmp_path)
+    teacher = tmp_path / "resnet18-tv.pth"
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), teacher)
+    student = esrgan_old_layout_file(tmp_path / "RRDB_ESRGAN_x4_small.pth")
+    overrides = [
+        f"data.root={image_tree}",
+        "data.hr_size=32",
+        "data.train_fraction=0.5",
+        "teacher.model=resnet18.tv_in1k",
+        "teacher.num_classes=3",
+        f"teacher.weights={teacher}",
+        f"student.weights={student}",
+        "student.num_feat=null",
+        "student.num_block=null",
+        "student.num_grow_ch=null",
+        "train.epochs=2",
+        "train.batch_size=4",
+        "train.val_batch_size=8",
+        "train.num_workers=2",
+        "train.log_every=1",
+        "compare.batch_size=8",
+        "compare.num_workers=2",
+        f"compare.checkpoints=[{{name: esrgan, path: {student}}}, "
+        "{name: darionet, path: runs/darionet_imagenet/best.safetensors}]",
+    ]
+    sets = [a for o in overrides for a in ("--set", o)]
+    result = cli("train", DARIONET, *sets)
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "darionet_imagenet"
+    assert (run / "best.safetensors").is_file() and (run / "summary.json").is_file()
+    assert json.loads((run / "teacher_preprocessing.json").read_text())["resize_size"] == [256, 256]
+    result = cli("compare", DARIONET, *sets, "--json", tmp_path / "table.json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["original", "bilinear", "bicubic", "esrgan", "darionet"]
+    assert all(0.0 <= r["top1"] <= 1.0 for r in rows)
+
+
+def test_darionet_with_a_checkpoint_of_the_wrong_layout(
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flatten
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sets = ["--set", f"data.root={image_tree}", "--set", f"teacher.weights={resnet50_pth}"]
+    result = cli("train", DARIONET, "--dry-run", *sets, "--set", f"student.weights={resnet50_pth}")
+    assert result.exit_code == 1
+    assert "not an RRDB network in a known layout" in flatten(result.stderr)
+    assert "Traceback" not in result.output

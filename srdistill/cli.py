@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from srdistill import __version__
-from srdistill.errors import UserError
+from srdistill.errors import Stopped, UserError
 
 app = typer.Typer(
     name="srdistill",
@@ -75,6 +75,9 @@ def train(
     set_: SetOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate, build, print the plan, and exit.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the unfinished run in the run folder (also done unasked).")
+    ] = False,
 ) -> None:
     """Train the student (or the teacher, with train.fit=teacher) described by RECIPE."""
     try:
@@ -87,11 +90,14 @@ def train(
             return
         from srdistill.engine.trainer import train as run_training
 
-        run_training(spec, err, overwrite=overwrite)
+        run_training(spec, err, overwrite=overwrite, resume=resume)
     except UserError as e:
         fail(e)
+    except Stopped as e:
+        err.print(f"[yellow]{e}[/]")
+        raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]; checkpoints of finished epochs are kept in the run folder.")
+        err.print("[yellow]interrupted[/]; the run folder keeps its latest snapshot: the same command resumes.")
         raise typer.Exit(130) from None
 
 

@@ -32,6 +32,14 @@ class UnknownNameError(UserError, KeyError):
         return UserError.__str__(self)
 
 
+class Stopped(Exception):
+    """Training stopped on a signal after saving a snapshot; ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def missing_path(what: str, path: object, fix: str) -> UserError:
     """The error for a file or folder that is not where the recipe says."""
     return UserError(f"{what} not found: {path}", fix)

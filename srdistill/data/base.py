@@ -48,6 +48,20 @@ class TensorImages(Dataset):
         return self.images[i], int(self.labels[i])
 
 
+def collate(items: list[tuple[torch.Tensor | None, int | str]]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Stack a batch, leaving out unreadable images (``(None, path)`` items) and naming them.
+
+    Returns ``(images, labels, bad_paths)``; ``images`` has zero rows if every item was bad.
+    """
+    good = [(img, label) for img, label in items if img is not None]
+    bad = [str(label) for img, label in items if img is None]
+    if not good:
+        return torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), bad
+    images = torch.stack([img for img, _ in good])
+    labels = torch.tensor([int(label) for _, label in good], dtype=torch.long)
+    return images, labels, bad
+
+
 def stratified_split(labels: Sequence[int] | torch.Tensor, fractions: Sequence[float], seed: int) -> list[list[int]]:
     """Split indices class by class into parts of the given fractions, deterministically.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from PIL import Image
 from pydantic import Field
 from torch.utils.data import Dataset, Subset
 
@@ -43,8 +44,6 @@ class ImageFolderConfig(ComponentConfig):
 
 def image_extensions() -> tuple[str, ...]:
     """Every file extension PIL can open."""
-    from PIL import Image
-
     return tuple(ext.lower() for ext in Image.registered_extensions())
 
 
@@ -64,12 +63,19 @@ class FolderImages(Dataset):
     def targets(self) -> list[int]:
         return [label for _, label in self.samples]
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image
+    def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int | str]:
+        """``(uint8 image, label)``, or ``(None, path)`` for a file that cannot be decoded whole."""
+        path, label = self.samples[i]
+        try:
+            return self._load(path), label
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            # PIL raises OSError for truncated and unidentified files; partial images are never used
+            return None, path
+
+    def _load(self, path: str) -> torch.Tensor:
         from torchvision.transforms.v2 import InterpolationMode
         from torchvision.transforms.v2 import functional as TF
 
-        path, label = self.samples[i]
         with Image.open(path) as img:
             w, h = img.size
             # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers hr_size
@@ -83,7 +89,7 @@ class FolderImages(Dataset):
         size = [s, int(s * w / h)] if h <= w else [int(s * h / w), s]
         img = TF.resize(img, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
         img = TF.center_crop(img, [s, s])
-        return TF.pil_to_tensor(img), label
+        return TF.pil_to_tensor(img)
 
 
 def _scan(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[list[tuple[str, int]], list[str]]:

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.catalog import catalog
+from srdistill.engine.distributed import SINGLE, Cluster, sum_all
 from srdistill.engine.runtime import autocast, synchronize
 from srdistill.imaging import to_unit
 from srdistill.metrics.base import EvalBatch, Metric
@@ -50,6 +51,8 @@ def evaluate(
     description: str = "evaluate",
     lines: bool = True,
     runtime: RuntimeConfig | None = None,
+    cluster: Cluster = SINGLE,
+    bad_files: set[str] | None = None,
 ) -> dict[str, Row]:
     """Run the teacher on the originals and on every method's SR images, in one pass over the data.
 
@@ -58,6 +61,8 @@ def evaluate(
     ``[0, 1]`` (as when saved as an image) before the teacher and the image metrics see it.
     ``seconds`` counts the method's SR and teacher passes only (the degradation and the
     metrics are excluded), synchronised with the device. ``runtime`` switches bf16 autocast on.
+    With several processes each evaluates its shard and the metrics are summed over all of
+    them. Unreadable images are skipped and their paths added to ``bad_files``.
     """
     cat = catalog()
     names = [ORIGINAL, *methods]
@@ -73,7 +78,12 @@ def evaluate(
     total = len(loader)
     try:
         with ProgressBar(console, description, total, max(1, total // 10), lines) as bar:
-            for step, (images, labels) in enumerate(loader, 1):
+            for step, (images, labels, bad) in enumerate(loader, 1):
+                bar.update(step)
+                if bad_files is not None:
+                    bad_files.update(bad)
+                if len(images) == 0:
+                    continue
                 hr = to_unit(images.to(device, non_blocking=True))
                 labels = labels.to(device, non_blocking=True)
                 size = (hr.shape[-2], hr.shape[-1])
@@ -88,10 +98,12 @@ def evaluate(
                         logits = teacher(sr)
                     _update(meters[name], EvalBatch(hr, sr, labels, logits, ref))
                     rows[name].images += len(hr)
-                bar.update(step)
     finally:
         teacher.train(was_training)
     for name in names:
+        if cluster.distributed:
+            for _, meter in meters[name]:
+                meter.merge(lambda t: sum_all(t.to(device), cluster))
         rows[name].metrics = {m: meter.compute() for m, meter in meters[name]}
     return rows
 

@@ -6,6 +6,8 @@ runs/<name>/
   last.safetensors  weights after the latest epoch
   best.safetensors  weights of the best epoch by the recipe's monitor
   teacher_preprocessing.json  the teacher's resize, crop, interpolation, mean and std
+  bad_files.txt     images that could not be decoded and were skipped (if any)
+  resume/step-N/    the newest snapshots (weights and training state) to resume from
   summary.json      written when training finishes: best epoch and its values
 """
 
@@ -27,6 +29,7 @@ RECIPE_FILE = "recipe.yaml"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 TEACHER_FILE = "teacher_preprocessing.json"
+BAD_FILES = "bad_files.txt"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
 
@@ -45,22 +48,33 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def check(self, recipe_text: str, overwrite: bool) -> Literal["new", "finished"]:
+    def check(self, recipe_text: str, overwrite: bool, resume: bool = False) -> Literal["new", "finished", "resume"]:
         """Whether a run of ``recipe_text`` may start here; changes nothing on disk.
 
-        Returns ``"finished"`` if the folder already holds a finished run of this very recipe,
-        and raises if it holds anything else (unless ``overwrite``).
+        ``"finished"``: the folder holds a finished run of this very recipe. ``"resume"``: it
+        holds an unfinished one with a snapshot to continue from. Anything else in the folder
+        is an error unless ``overwrite``; ``resume`` demands something to resume.
         """
+        from srdistill.engine.snapshots import snapshots
+
         p = self.path
         if p.exists() and not p.is_dir():
             raise UserError(f"Run folder {p} exists and is a file.", "Set run.dir to another path.")
-        if overwrite or not p.is_dir() or not any(p.iterdir()):
+        if overwrite:
+            return "new"
+        if not p.is_dir() or not any(p.iterdir()):
+            if resume:
+                raise UserError(f"Nothing to resume in {p}.", "Drop --resume to start the run.")
             return "new"
         saved = self.file(RECIPE_FILE)
         same = saved.is_file() and saved.read_text(encoding="utf-8") == recipe_text
         if same and self.file(SUMMARY_FILE).is_file():
             return "finished"
-        what = "a run of a different recipe" if saved.is_file() and not same else "an unfinished run"
+        if same and snapshots(p):
+            return "resume"
+        if same and not resume and set(os.listdir(p)) <= {RECIPE_FILE, TEACHER_FILE}:
+            return "new"  # stopped before its first snapshot: nothing to keep
+        what = "a run of a different recipe" if saved.is_file() and not same else "an unfinished run with no snapshot"
         raise UserError(
             f"Run folder {p} already holds {what}; it was left untouched.",
             "Pass --overwrite to replace it, or --set run.dir=<new folder> to keep both.",
@@ -88,6 +102,9 @@ class RunDir:
             if new:
                 writer.writeheader()
             writer.writerow({k: _fmt(v) for k, v in row.items()})
+
+    def write_lines(self, name: str, lines: list[str]) -> None:
+        _atomic_write(self.file(name), "".join(f"{line}\n" for line in lines))
 
     def write_json(self, name: str, data: dict[str, Any]) -> None:
         _atomic_write(self.file(name), json.dumps(data, indent=2) + "\n")

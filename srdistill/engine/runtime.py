@@ -9,6 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from srdistill.data.base import collate
+from srdistill.engine.distributed import SINGLE, Cluster
+from srdistill.engine.sampling import EpochBatches
 from srdistill.errors import UserError
 from srdistill.recipe.schema import RuntimeConfig
 
@@ -63,16 +66,22 @@ def make_loader(
     shuffle: bool = False,
     seed: int = 0,
     num_workers: int = 0,
+    cluster: Cluster = SINGLE,
 ) -> DataLoader:
-    """A loader of uint8 image batches; training loaders drop a last partial batch."""
-    n = len(dataset)  # type: ignore[arg-type]
+    """A loader of ``(uint8 images, labels, unreadable paths)`` batches of this process's shard.
+
+    Its batch sampler is an :class:`~srdistill.engine.sampling.EpochBatches`: call
+    ``loader.batch_sampler.set_position(epoch, skip)`` before iterating a training epoch.
+    """
+    batches = EpochBatches(len(dataset), batch_size, shuffle=shuffle, seed=seed, rank=cluster.rank, world=cluster.world)  # type: ignore[arg-type]
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and n > batch_size,
-        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+        batch_sampler=batches,
+        collate_fn=collate,
         num_workers=num_workers,
         pin_memory=device.type == "cuda",
         persistent_workers=num_workers > 0,
+        # workers draw their seeds from this generator, not from the global one, so creating an
+        # iterator does not shift the random numbers training uses (exact resume)
+        generator=torch.Generator().manual_seed(seed),
     )

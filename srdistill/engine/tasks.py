@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.engine.build import Parts
+from srdistill.engine.distributed import SINGLE, Cluster
 from srdistill.engine.evaluate import ORIGINAL, evaluate
 from srdistill.errors import UserError
 from srdistill.losses.base import LossInputs, WeightedSum
@@ -57,10 +58,12 @@ class StudentFit:
     def weights(self) -> nn.Module:
         return self.student.net
 
-    def losses(self, hr: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+        """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""
+        model = model or self.model
         with torch.no_grad():
             lr = self.degradation(hr)
-        sr = self.student(lr, (hr.shape[-2], hr.shape[-1]))
+        sr = model(lr, (hr.shape[-2], hr.shape[-1]))
         hr_logits = sr_logits = None
         if self.loss.needs_teacher:
             with torch.no_grad():
@@ -68,7 +71,13 @@ class StudentFit:
             sr_logits = self.teacher(sr)
         return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits))
 
-    def validate(self, loader: DataLoader, console: Console | None) -> dict[str, float]:
+    def validate(
+        self,
+        loader: DataLoader,
+        console: Console | None,
+        cluster: Cluster = SINGLE,
+        bad_files: set[str] | None = None,
+    ) -> dict[str, float]:
         rows = evaluate(
             loader,
             self.teacher,
@@ -80,6 +89,8 @@ class StudentFit:
             "validate",
             lines=False,
             runtime=self.runtime,
+            cluster=cluster,
+            bad_files=bad_files,
         )
         values = dict(rows["student"].metrics)
         values["ce_gap"] = values["ce"] - rows[ORIGINAL].metrics["ce"]
@@ -109,14 +120,22 @@ class TeacherFit:
     def weights(self) -> nn.Module:
         return self.teacher.model
 
-    def losses(self, hr: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+        """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""
+        model = model or self.model
         if self.hflip:
             flip = torch.rand(hr.shape[0], 1, 1, 1, device=hr.device) < 0.5
             hr = torch.where(flip, hr.flip(-1), hr)
-        logits = self.teacher(hr)
+        logits = model(hr)
         return {"loss": F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)}
 
-    def validate(self, loader: DataLoader, console: Console | None) -> dict[str, float]:
+    def validate(
+        self,
+        loader: DataLoader,
+        console: Console | None,
+        cluster: Cluster = SINGLE,
+        bad_files: set[str] | None = None,
+    ) -> dict[str, float]:
         rows = evaluate(
             loader,
             self.teacher,
@@ -128,6 +147,8 @@ class TeacherFit:
             "validate",
             lines=False,
             runtime=self.runtime,
+            cluster=cluster,
+            bad_files=bad_files,
         )
         return dict(rows[ORIGINAL].metrics)
 

@@ -12,130 +12,224 @@ from rich.console import Console
 
 from srdistill.catalog import catalog
 from srdistill.checkpoints import save_weights
+from srdistill.engine import distributed, snapshots
 from srdistill.engine.build import build_parts, check_paths, checkpoint_metadata
-from srdistill.engine.runs import BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, resolved_yaml
-from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything, select_device
+from srdistill.engine.runs import BAD_FILES, BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, resolved_yaml
+from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything
+from srdistill.engine.signals import StopRequests
 from srdistill.engine.tasks import make_task
-from srdistill.errors import UserError
+from srdistill.errors import Stopped, UserError
 from srdistill.imaging import to_unit
 from srdistill.recipe.schema import Recipe
 from srdistill.ui.progress import ProgressBar
 
 
-def train(recipe: Recipe, console: Console, *, overwrite: bool = False) -> Path:
-    """Train what ``recipe.train.fit`` names; returns the run folder."""
+def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: bool = False) -> Path:
+    """Train what ``recipe.train.fit`` names; returns the run folder.
+
+    A run folder holding an unfinished run of the same recipe is resumed from its newest
+    snapshot. Under torchrun every process runs this function; only the first writes files.
+    """
     cfg = recipe.train
+    cluster = distributed.from_env()
+    say = console.print if cluster.main else _silent
     check_paths(recipe)
     run = RunDir(recipe.run_dir)
     recipe_text = resolved_yaml(recipe)
-    if run.check(recipe_text, overwrite) == "finished":
-        console.print(f"[green]{run.path} already holds this finished run[/]; nothing to do (--overwrite retrains).")
+    status = run.check(recipe_text, overwrite, resume)
+    if status == "finished":
+        say(f"[green]{run.path} already holds this finished run[/]; nothing to do (--overwrite retrains).")
         return run.path
 
     # -- build (before the run folder is touched, so a failure leaves no trace) -----------------
     seed_everything(recipe.seed)
-    device = select_device(recipe.device)
+    device = distributed.start(cluster, recipe.device)
     configure(recipe.runtime, device)
     parts = build_parts(recipe, device)
     task = make_task(recipe, parts, device)
+    model = distributed.wrap(task.model, cluster, device)
+    batch = distributed.per_process_batch(cfg.batch_size, cluster)
     train_loader = make_loader(
-        parts.data.train,
-        cfg.batch_size,
-        device=device,
-        shuffle=True,
-        seed=recipe.seed,
-        num_workers=cfg.num_workers,
+        parts.data.train, batch, device=device, shuffle=True, seed=recipe.seed, num_workers=cfg.num_workers,
+        cluster=cluster,
+    )  # fmt: skip
+    val_loader = make_loader(
+        parts.data.val, cfg.val_batch_size, device=device, num_workers=cfg.num_workers, cluster=cluster
     )
-    val_loader = make_loader(parts.data.val, cfg.val_batch_size, device=device, num_workers=cfg.num_workers)
-    steps = len(train_loader) if cfg.max_steps_per_epoch is None else min(cfg.max_steps_per_epoch, len(train_loader))
+    sampler = train_loader.batch_sampler
+    steps = sampler.batches() if cfg.max_steps_per_epoch is None else min(cfg.max_steps_per_epoch, sampler.batches())
+    if steps == 0:
+        raise UserError(
+            f"The training split ({len(parts.data.train)} images) holds less than one batch of {cfg.batch_size}.",
+            "Lower train.batch_size or use more training images.",
+        )
     optimizer, scheduler = _optimizer_and_scheduler(task.weights, recipe, steps)
     params = [p for p in task.weights.parameters() if p.requires_grad]
-    run.create(recipe_text, overwrite)
-    run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
-
     monitor = recipe.monitor
     higher_is_better = monitor != "ce_gap" and catalog().metrics.get(monitor).build().higher_is_better
-    best_value: float | None = None
-    best_epoch = 0
-    console.print(
-        f"[bold]{recipe.name}[/]: fit {task.role} on {device}, {cfg.epochs} epochs × {steps} steps of "
-        f"{cfg.batch_size}; best epoch by val {monitor} ({'max' if higher_is_better else 'min'}) → {run.path}"
+
+    # -- where to start: a new run, or the newest snapshot of this one ---------------------------
+    at: dict[str, Any] = {"epoch": 1, "step": 0, "global_step": 0, "best_value": None, "best_epoch": 0, "sums": {}}
+    at |= {"nonfinite": 0, "nonfinite_run": 0}
+    bad_files: set[str] = set()
+    if status == "resume":
+        latest = snapshots.snapshots(run.path)[-1]
+        state = snapshots.load_snapshot(latest, task.weights)
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        snapshots.set_rng_state(state["rng"])
+        at |= state["progress"]
+        bad_files |= set(state["bad_files"])
+        say(f"[bold]resuming[/] {run.path} at epoch {at['epoch']}, step {at['step']} ({latest.name})")
+    elif cluster.main:
+        run.create(recipe_text, overwrite)
+        run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
+
+    def snapshot() -> None:
+        """Save everything needed to continue from here (main process only)."""
+        if not cluster.main:
+            return
+        state = {
+            "progress": dict(at),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": snapshots.rng_state(),
+            "bad_files": sorted(bad_files),
+        }
+        snapshots.save_snapshot(run.path, at["global_step"], task.weights, state)
+
+    say(
+        f"[bold]{recipe.name}[/]: fit {task.role} on {device}"
+        + (f" × {cluster.world} processes" if cluster.distributed else "")
+        + f", {cfg.epochs} epochs × {steps} steps of {cfg.batch_size}; best epoch by val {monitor} "
+        f"({'max' if higher_is_better else 'min'}) → {run.path}"
     )
 
     # -- loop ----------------------------------------------------------------------------------
-    global_step = 0
-    for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        task.model.train()
-        sums: dict[str, torch.Tensor] = {}
-        with ProgressBar(console, f"epoch {epoch}/{cfg.epochs}", steps, cfg.log_every) as bar:
-            for step, (images, labels) in enumerate(train_loader, 1):
-                if step > steps:
-                    break
-                hr = to_unit(images.to(device, non_blocking=True))
-                labels = labels.to(device, non_blocking=True)
+    last_snapshot = time.monotonic()
+    with StopRequests() as stop:
+        while at["epoch"] <= cfg.epochs:
+            epoch = at["epoch"]
+            start = time.perf_counter()
+            model.train()
+            sampler.set_position(epoch, skip=at["step"])
+            with ProgressBar(
+                console if cluster.main else None, f"epoch {epoch}/{cfg.epochs}", steps, cfg.log_every
+            ) as bar:
+                for images, labels, bad in train_loader:
+                    if at["step"] >= steps:
+                        break
+                    bad_files.update(bad)
+                    hr = to_unit(images.to(device, non_blocking=True))
+                    labels = labels.to(device, non_blocking=True)
+                    at["step"] += 1
+                    at["global_step"] += 1
 
-                with autocast(recipe.runtime, device):
-                    losses = task.losses(hr, labels)
-                optimizer.zero_grad(set_to_none=True)
-                losses["loss"].backward()
-                if cfg.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                optimizer.step()
-                global_step += 1
-                if scheduler is not None:
-                    scheduler.step_update(num_updates=global_step)
+                    empty = distributed.any_all(len(hr) == 0, cluster, device)  # every image unreadable
+                    if not empty:
+                        with autocast(recipe.runtime, device):
+                            losses = task.losses(hr, labels, model)
+                        optimizer.zero_grad(set_to_none=True)
+                        finite = not distributed.any_all(not bool(torch.isfinite(losses["loss"])), cluster, device)
+                        if finite:
+                            losses["loss"].backward()
+                            if cfg.grad_clip is not None:
+                                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                            optimizer.step()
+                            for name, value in losses.items():
+                                at["sums"][name] = at["sums"].get(name, 0.0) + float(value.detach())
+                            at["nonfinite_run"] = 0
+                        else:  # skip the update; stop if it keeps happening
+                            at["nonfinite"] += 1
+                            at["nonfinite_run"] += 1
+                            say(f"[yellow]step {at['global_step']}: loss is not finite; update skipped[/]")
+                            if at["nonfinite_run"] >= cfg.max_nonfinite_steps:
+                                raise UserError(
+                                    f"{at['nonfinite_run']} training steps in a row gave a non-finite loss; "
+                                    f"stopped at epoch {epoch}, step {at['step']}. The last good checkpoints "
+                                    f"in {run.path} are intact.",
+                                    "Lower train.optimizer.lr or set train.grad_clip, then --overwrite.",
+                                )
+                    if scheduler is not None:
+                        scheduler.step_update(num_updates=at["global_step"])
+                    bar.update(at["step"], _loss_text(losses, at, cfg.log_every) if not empty else None)
 
-                for name, value in losses.items():
-                    sums[name] = sums.get(name, 0) + value.detach()
-                # reading the loss waits for the device, so only every log_every steps
-                bar.update(step, f"loss {losses['loss'].item():.4g}" if step % cfg.log_every == 0 else None)
-        if scheduler is not None:
-            scheduler.step(epoch)
-        train_values = {f"train_{k}": float(v) / steps for k, v in sums.items()}
+                    every = cfg.checkpoint_every and at["global_step"] % cfg.checkpoint_every == 0
+                    due = cfg.checkpoint_minutes and time.monotonic() - last_snapshot > 60 * cfg.checkpoint_minutes
+                    stopping = distributed.any_all(stop.requested is not None, cluster, device)
+                    if every or due or stopping:
+                        snapshot()
+                        last_snapshot = time.monotonic()
+                    if stopping:
+                        distributed.stop(cluster)
+                        raise Stopped(
+                            f"{stop.requested or 'stopped'}: saved a snapshot at epoch {epoch}, step {at['step']} in "
+                            f"{run.path}; run the same command again to resume.",
+                            128 + stop.signal_number,
+                        )
 
-        val_values = task.validate(val_loader, console)
-        value = val_values[monitor]
-        improved = math.isfinite(value) and (
-            best_value is None or (value > best_value if higher_is_better else value < best_value)
-        )
-        meta = checkpoint_metadata(
-            task.role, task.config, recipe=recipe.name, epoch=epoch, monitor=monitor, value=value
-        )
-        save_weights(task.weights, run.file(LAST), meta)
-        if improved:
-            best_value, best_epoch = value, epoch
-            save_weights(task.weights, run.file(BEST), meta)
-
-        seconds = time.perf_counter() - start
-        row: dict[str, Any] = {"epoch": epoch, "step": global_step, "lr": optimizer.param_groups[0]["lr"]}
-        row |= train_values | {f"val_{k}": v for k, v in val_values.items()} | {"seconds": round(seconds, 2)}
-        run.log_epoch(row)
-        shown = "  ".join(f"{k} {v:.4g}" for k, v in val_values.items())
-        mark = " [green]★ best[/]" if improved else ""
-        console.print(
-            f"epoch {epoch}: train loss {train_values['train_loss']:.4g}  val {shown}  ({seconds:.0f}s){mark}"
-        )
+            # -- end of epoch: validate, keep the best, log --------------------------------------
+            if scheduler is not None:
+                scheduler.step(epoch)
+            done = max(1, at["step"] - at["nonfinite"])
+            train_values = {f"train_{k}": v / done for k, v in at["sums"].items()}
+            val_values = task.validate(val_loader, console if cluster.main else None, cluster, bad_files)
+            value = val_values[monitor]
+            improved = math.isfinite(value) and (
+                at["best_value"] is None or (value > at["best_value"] if higher_is_better else value < at["best_value"])
+            )
+            seconds = time.perf_counter() - start
+            if cluster.main:
+                meta = checkpoint_metadata(
+                    task.role, task.config, recipe=recipe.name, epoch=epoch, monitor=monitor, value=value
+                )
+                save_weights(task.weights, run.file(LAST), meta)
+                if improved:
+                    save_weights(task.weights, run.file(BEST), meta)
+                row: dict[str, Any] = {"epoch": epoch, "step": at["global_step"], "lr": optimizer.param_groups[0]["lr"]}
+                row |= train_values | {f"val_{k}": v for k, v in val_values.items()}
+                row |= {"nonfinite_steps": at["nonfinite"], "bad_files": len(bad_files), "seconds": round(seconds, 2)}
+                run.log_epoch(row)
+                if bad_files:
+                    run.write_lines(BAD_FILES, sorted(bad_files))
+            if improved:
+                at["best_value"], at["best_epoch"] = value, epoch
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in val_values.items())
+            mark = " [green]★ best[/]" if improved else ""
+            loss = train_values.get("train_loss", math.nan)
+            say(f"epoch {epoch}: train loss {loss:.4g}  val {shown}  ({seconds:.0f}s){mark}")
+            at |= {"epoch": epoch + 1, "step": 0, "sums": {}, "nonfinite": 0}
+            snapshot()
+            last_snapshot = time.monotonic()
 
     # -- finish --------------------------------------------------------------------------------
-    if best_value is None:
+    distributed.stop(cluster)
+    if at["best_value"] is None:
         raise UserError(
             f"No epoch gave a finite validation {monitor}: training diverged. last.safetensors is kept.",
             "Lower train.optimizer.lr or set train.grad_clip, then rerun with --overwrite.",
         )
-    summary = {
-        "recipe": recipe.name,
-        "fit": task.role,
-        "monitor": monitor,
-        "best_epoch": best_epoch,
-        "best_value": best_value,
-        "best": str(run.file(BEST)),
-        "last": str(run.file(LAST)),
-        "epochs": cfg.epochs,
-    }
-    run.write_json(SUMMARY_FILE, summary)
-    console.print(f"[bold green]done[/]: best epoch {best_epoch} (val {monitor} {best_value:.4g}) → {run.file(BEST)}")
+    if cluster.main:
+        snapshots.remove_all(run.path)  # finished: best/last.safetensors are what is kept
+        run.write_json(SUMMARY_FILE, {
+            "recipe": recipe.name, "fit": task.role, "monitor": monitor, "best_epoch": at["best_epoch"],
+            "best_value": at["best_value"], "best": str(run.file(BEST)), "last": str(run.file(LAST)),
+            "epochs": cfg.epochs, "bad_files": len(bad_files),
+        })  # fmt: skip
+    if bad_files:
+        say(f"[yellow]{len(bad_files)} unreadable images were skipped[/]; they are listed in {run.file(BAD_FILES)}")
+    say(f"[bold green]done[/]: best epoch {at['best_epoch']} (val {monitor} {at['best_value']:.4g}) → {run.file(BEST)}")
     return run.path
+
+
+def _loss_text(losses: dict[str, torch.Tensor], at: dict[str, Any], log_every: int) -> str | None:
+    # reading the loss waits for the device, so only every log_every steps
+    return f"loss {float(losses['loss']):.4g}" if at["step"] % log_every == 0 else None
+
+
+def _silent(*args: object, **kwargs: object) -> None:
+    """Output of processes other than the first."""
 
 
 def _optimizer_and_scheduler(module: torch.nn.Module, recipe: Recipe, steps_per_epoch: int) -> tuple[Any, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,17 @@ class Metric:
         total = values.sum()
         self.total = total if self.total is None else self.total + total
         self.count += values.numel()
+
+    def merge(self, sum_all: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace the sums by their totals over all processes (``sum_all`` all-reduces a tensor)."""
+        local = torch.stack(
+            [
+                self.total.cpu() if self.total is not None else torch.zeros((), dtype=torch.float64),
+                torch.tensor(float(self.count), dtype=torch.float64),
+            ]
+        )
+        total, count = sum_all(local).cpu().tolist()
+        self.total, self.count = torch.tensor(total, dtype=torch.float64), int(count)
 
     def compute(self) -> float:
         if self.total is None or self.count == 0:

@@ -105,6 +105,13 @@ class TrainConfig(Section):
         description="Validation value that picks the best epoch; default ce_gap (student: the paper's rule) or "
         "ce (teacher). Any validation metric or ce_gap.",
     )
+    checkpoint_every: int = Field(
+        0, ge=0, description="Also snapshot every this many steps (0: at epoch ends and every checkpoint_minutes)."
+    )
+    checkpoint_minutes: float = Field(15.0, ge=0, description="Snapshot at least this often (0: off).")
+    max_nonfinite_steps: int = Field(
+        10, ge=1, description="Stop after this many steps in a row with a non-finite loss (each is skipped)."
+    )
     val_batch_size: int = Field(256, ge=1)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     log_every: int = Field(50, ge=1, description="Steps between progress updates.")

@@ -227,6 +227,7 @@ def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
     from torch.utils.data import DataLoader, TensorDataset
 
     from srdistill.catalog import catalog
+    from srdistill.data.base import collate
     from srdistill.degradations.resize import Downscale
     from srdistill.engine.evaluate import evaluate
     from srdistill.students.interpolation import BicubicConfig
@@ -239,7 +240,7 @@ def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
     teacher.train()
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     images = torch.randint(0, 256, (10, 1, 28, 28), dtype=torch.uint8)
-    loader = DataLoader(TensorDataset(images, torch.arange(10) % 10), batch_size=4)
+    loader = DataLoader(TensorDataset(images, torch.arange(10) % 10), batch_size=4, collate_fn=collate)
     bicubic = catalog().students.build(BicubicConfig(type="bicubic"), GREY)
     rows = evaluate(loader, teacher, Downscale(0.32), {"bicubic": bicubic}, ["top1", "psnr"], torch.device("cpu"))
     assert teacher.training  # restored

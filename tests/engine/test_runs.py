@@ -42,11 +42,37 @@ def test_finished_run_of_the_same_recipe(tmp_path: Path) -> None:
     assert start(run, "r") == "finished"
 
 
-def test_unfinished_run_is_refused(tmp_path: Path) -> None:
+def test_a_run_stopped_before_its_first_snapshot_starts_again(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    start(run, "r")  # only recipe.yaml: nothing worth keeping
+    assert run.check("r", overwrite=False) == "new"
+
+
+def test_unfinished_run_without_snapshot_is_refused(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "run")
     start(run, "r")
-    with pytest.raises(UserError, match="already holds an unfinished run; it was left untouched"):
+    run.log_epoch({"epoch": 1})
+    with pytest.raises(UserError, match="already holds an unfinished run with no snapshot; it was left untouched"):
         run.check("r", overwrite=False)
+
+
+def test_unfinished_run_with_a_snapshot_resumes(tmp_path: Path) -> None:
+    from torch import nn
+
+    from srdistill.engine.snapshots import save_snapshot
+
+    run = RunDir(tmp_path / "run")
+    start(run, "r")
+    save_snapshot(run.path, 3, nn.Linear(2, 2), {"progress": {}})
+    assert run.check("r", overwrite=False) == "resume"
+    assert run.check("r", overwrite=False, resume=True) == "resume"
+    with pytest.raises(UserError, match="a run of a different recipe"):
+        run.check("other", overwrite=False)
+
+
+def test_resume_without_a_run(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="Nothing to resume"):
+        RunDir(tmp_path / "run").check("r", overwrite=False, resume=True)
 
 
 def test_different_recipe_is_refused(tmp_path: Path) -> None:
@@ -61,7 +87,7 @@ def test_different_recipe_is_refused(tmp_path: Path) -> None:
 
 def test_foreign_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(UserError, match="unfinished run"):
+    with pytest.raises(UserError, match="unfinished run with no snapshot"):
         RunDir(tmp_path).check("r", overwrite=False)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 

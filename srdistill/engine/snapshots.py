@@ -1,0 +1,109 @@
+"""Training snapshots: everything needed to continue a run exactly where it stopped.
+
+A snapshot is a folder ``resume/step-<global step>/`` holding ``model.safetensors`` (the trained
+weights) and ``state.pt`` (optimizer, schedule, random-number generators, position in the epoch,
+running sums, best-so-far; plain tensors and numbers, read back with ``weights_only=True``). It
+is written under a temporary name and renamed into place, so a crash mid-write never leaves a
+half-written snapshot; the newest two are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from srdistill.checkpoints import check_and_load, read_state_dict, save_weights
+from srdistill.errors import UserError
+
+FOLDER = "resume"
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+KEEP = 2
+
+
+def save_snapshot(run_path: Path, global_step: int, weights: nn.Module, state: dict[str, Any]) -> Path:
+    """Write a snapshot atomically and drop all but the newest :data:`KEEP`."""
+    root = run_path / FOLDER
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{global_step:09d}"
+    tmp = root / f".tmp-step-{global_step:09d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_weights(weights, tmp / WEIGHTS, {"global_step": global_step})
+    with open(tmp / STATE, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if final.exists():  # the same step saved twice (e.g. a stop right after an epoch end)
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync(root)
+    for old in snapshots(run_path)[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def remove_all(run_path: Path) -> None:
+    """Drop every snapshot (the run is finished; they can be as large as the model three times over)."""
+    shutil.rmtree(run_path / FOLDER, ignore_errors=True)
+
+
+def snapshots(run_path: Path) -> list[Path]:
+    """Complete snapshots, oldest first."""
+    root = run_path / FOLDER
+    if not root.is_dir():
+        return []
+    found = [p for p in root.glob("step-*") if (p / WEIGHTS).is_file() and (p / STATE).is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def load_snapshot(path: Path, weights: nn.Module) -> dict[str, Any]:
+    """Load the snapshot's weights into ``weights``; return its training state."""
+    check_and_load(weights, read_state_dict(path / WEIGHTS, "snapshot"), f"snapshot {path}")
+    try:
+        return torch.load(path / STATE, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(
+            f"Cannot read the training state {path / STATE}: {e}",
+            "Delete that snapshot folder to resume from the one before it, or pass --overwrite to start again.",
+        ) from None
+
+
+def rng_state() -> dict[str, Any]:
+    """The state of every random-number generator training uses."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    return {
+        "python": [version, list(mt), gauss],
+        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _fsync(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

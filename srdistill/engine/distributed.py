@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -60,8 +61,26 @@ def start(cluster: Cluster, device_name: str) -> torch.device:
     else:
         device, backend = torch.device(device_name), "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, **_fresh_store(cluster))
     return device
+
+
+def _fresh_store(cluster: Cluster) -> dict[str, object]:
+    """Under torchrun, a key space of this restart's own in the agent's store.
+
+    After ``--max-restarts`` restarts the workers, the agent's store still holds the previous
+    round's connection keys, and a process that reaches ``init_process_group`` before its peers
+    would read a dead peer's address. A prefix per restart keeps the rounds apart.
+    """
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if restart is None or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    store = dist.TCPStore(
+        os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), cluster.world, is_master=False,
+        timeout=timedelta(minutes=30),
+    )  # fmt: skip
+    prefixed = dist.PrefixStore(f"srdistill/restart-{restart}", store)
+    return {"store": prefixed, "rank": cluster.rank, "world_size": cluster.world}
 
 
 def stop(cluster: Cluster) -> None:
@@ -70,9 +89,15 @@ def stop(cluster: Cluster) -> None:
 
 
 def wrap(module: nn.Module, cluster: Cluster, device: torch.device) -> nn.Module:
-    """``module`` in DistributedDataParallel when there are several processes."""
+    """``module`` in DistributedDataParallel when there are several processes.
+
+    On CUDA its BatchNorm layers become SyncBatchNorm (in place), so a fitted teacher normalises
+    over the global batch as one process would; PyTorch has no SyncBatchNorm on CPU.
+    """
     if not cluster.distributed:
         return module
+    if device.type == "cuda":
+        module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 

@@ -173,7 +173,9 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             if scheduler is not None:
                 scheduler.step(epoch)
             done = max(1, at["step"] - at["nonfinite"])
-            train_values = {f"train_{k}": v / done for k, v in at["sums"].items()}
+            names = sorted(at["sums"])
+            means = distributed.sum_all(torch.tensor([at["sums"][k] for k in names], dtype=torch.float64), cluster)
+            train_values = {f"train_{k}": v / done / cluster.world for k, v in zip(names, means.tolist(), strict=True)}
             val_values = task.validate(val_loader, console if cluster.main else None, cluster, bad_files)
             value = val_values[monitor]
             improved = math.isfinite(value) and (

@@ -116,10 +116,15 @@ def _scan(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[lis
                 f"{folder} has class folders the training split lacks: {', '.join(extra[:5])}",
                 "Every split must use the training split's classes.",
             )
-    try:
-        samples = make_dataset(str(folder), class_to_idx, extensions=image_extensions())
-    except FileNotFoundError as e:
-        raise UserError(f"{folder}: {e}", "Every class folder needs at least one image.") from None
+    samples = make_dataset(str(folder), class_to_idx, extensions=image_extensions(), allow_empty=True)
+    found = {label for _, label in samples}
+    empty = [c for c in classes if class_to_idx[c] not in found]
+    if empty:
+        more = f" (+{len(empty) - 5} more)" if len(empty) > 5 else ""
+        raise UserError(
+            f"{folder} has no images for {len(empty)} of its {len(classes)} classes: {', '.join(empty[:5])}{more}.",
+            "Every class of the training split needs a folder with at least one image in every split.",
+        )
     return samples, classes
 
 

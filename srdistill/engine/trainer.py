@@ -227,7 +227,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
 
 def _loss_text(losses: dict[str, torch.Tensor], at: dict[str, Any], log_every: int) -> str | None:
     # reading the loss waits for the device, so only every log_every steps
-    return f"loss {float(losses['loss']):.4g}" if at["step"] % log_every == 0 else None
+    return f"loss {float(losses['loss'].detach()):.4g}" if at["step"] % log_every == 0 else None
 
 
 def _silent(*args: object, **kwargs: object) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from rrdb_layout_helpers import as_esrgan_old
 
 from srdistill.checkpoints import save_weights
 from srdistill.data.base import DataInfo
@@ -171,24 +172,7 @@ def test_darionet_dry_run_full_size(
 
 def esrgan_old_layout_file(path: Path) -> Path:
     """A small RRDB saved as the original ESRGAN release saved its Sequential model."""
-    import re
-
-    state = rrdb_state(3, 8, 1, 4)
-    renames = [
-        (r"^conv_first\.", "model.0."),
-        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.(weight|bias)$", r"model.1.sub.\1.RDB\2.conv\3.0.\4"),
-        (r"^conv_body\.", "model.1.sub.1."),
-        (r"^conv_up1\.", "model.3."),
-        (r"^conv_up2\.", "model.6."),
-        (r"^conv_hr\.", "model.8."),
-        (r"^conv_last\.", "model.10."),
-    ]
-    old = {}
-    for key, value in state.items():
-        for pattern, repl in renames:
-            key = re.sub(pattern, repl, key)
-        old[key] = value
-    torch.save(old, path)
+    torch.save(as_esrgan_old(rrdb_state(3, 8, 1, 4), num_block=1), path)
     return path
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import torch
+from rrdb_layout_helpers import as_esrgan, as_esrgan_old
 from safetensors.torch import save_file
 
 from srdistill.compat.basicsr import rrdbnet_class
@@ -27,42 +27,6 @@ def reference_net(channels: int = 3, scale: int = 4, **sizes: int) -> torch.nn.M
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.01)
     return net.eval()
-
-
-def as_esrgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """basicsr keys -> the ESRGAN repository's RRDBNet_arch.py keys."""
-    renames = [
-        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.", r"RRDB_trunk.\1.RDB\2.conv\3."),
-        (r"^conv_body\.", "trunk_conv."),
-        (r"^conv_up1\.", "upconv1."),
-        (r"^conv_up2\.", "upconv2."),
-        (r"^conv_hr\.", "HRconv."),
-    ]
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in renames:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
-    return out
-
-
-def as_esrgan_old(state: dict[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
-    """basicsr keys -> the original ESRGAN release's Sequential keys."""
-    renames = [
-        (r"^conv_first\.", "model.0."),
-        (r"^body\.(\d+)\.rdb(\d)\.conv(\d)\.(weight|bias)$", r"model.1.sub.\1.RDB\2.conv\3.0.\4"),
-        (r"^conv_body\.", f"model.1.sub.{num_block}."),
-        (r"^conv_up1\.", "model.3."),
-        (r"^conv_up2\.", "model.6."),
-        (r"^conv_hr\.", "model.8."),
-        (r"^conv_last\.", "model.10."),
-    ]
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in renames:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
-    return out
 
 
 def write(path: Path, state: dict[str, torch.Tensor], wrapper: str | None) -> Path:

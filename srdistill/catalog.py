@@ -1,12 +1,14 @@
-"""The six registries and the built-in components, registered explicitly.
+"""The six registries, the built-in components registered explicitly, and plugins.
 
 Component modules import torch, so nothing is registered until :func:`catalog` is first
-called; importing this module is cheap.
+called; importing this module is cheap. Third-party packages add components through the
+``srdistill.plugins`` entry-point group (see :mod:`srdistill.plugins`), discovered on that
+first call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 
@@ -24,13 +26,25 @@ class Catalog:
     datasets: Registry[Any]
     metrics: Registry[Any]
 
+    #: one line per plugin that failed to load or clashed with a registered name
+    problems: list[str] = field(default_factory=list, compare=False, hash=False)
+
     def registries(self) -> dict[str, Registry[Any]]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "problems"}
 
 
 @cache
 def catalog() -> Catalog:
-    """The registries with every built-in component in them."""
+    """The registries with every built-in and plugin component in them (built once)."""
+    from srdistill.plugins import load_plugins
+
+    cat = builtins()
+    load_plugins(cat)
+    return cat
+
+
+def builtins() -> Catalog:
+    """A new catalog holding the built-in components only."""
     from srdistill.data import fashion_mnist, image_folder
     from srdistill.degradations import resize
     from srdistill.losses import logits, pixel

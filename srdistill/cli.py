@@ -54,6 +54,21 @@ def fail(error: UserError) -> NoReturn:
     raise typer.Exit(1)
 
 
+def load_registries():  # type: ignore[no-untyped-def]
+    """The registries, with plugin problems shown once as warnings (never a crash)."""
+    import warnings
+
+    from srdistill.catalog import catalog
+    from srdistill.plugins import PluginWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)  # printed below, in colour
+        cat = catalog()
+    for problem in cat.problems:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    return cat
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"srdistill {__version__}")
@@ -84,6 +99,7 @@ def train(
         from srdistill.engine.runs import resolved_yaml
         from srdistill.recipe import load_recipe
 
+        load_registries()
         spec = load_recipe(recipe, set_ or [])
         if dry_run:
             _dry_run(spec, resolved_yaml(spec))
@@ -131,6 +147,7 @@ def compare(
         from srdistill.engine.compare import recovered_top1, rows_table, rows_to_json
         from srdistill.recipe import load_recipe
 
+        load_registries()
         spec = load_recipe(recipe, set_ or [])
         rows = run_compare(spec, err)
         out.print(rows_table(rows, f"{spec.name}: test split"))
@@ -159,10 +176,9 @@ def list_(
     """Show every registered component: what a recipe's `type:` can name."""
     from rich.table import Table
 
-    from srdistill.catalog import catalog
     from srdistill.registry import did_you_mean
 
-    registries = catalog().registries()
+    registries = load_registries().registries()
     if kind is not None and kind not in registries:
         fail(
             UserError(

@@ -39,6 +39,13 @@ class Entry(Generic[T]):
     summary: str
 
 
+class NameClash(UserError):
+    """Two components of one kind registered under the same name."""
+
+    def __str__(self) -> str:
+        return self.problem
+
+
 def _type_tag(config: type[ComponentConfig]) -> str:
     field = config.model_fields.get("type")
     values = get_args(field.annotation) if field is not None else ()
@@ -78,7 +85,7 @@ class Registry(Generic[T]):
         name = config if isinstance(config, str) else _type_tag(config)
         if name in self._entries:
             other = self._entries[name].source
-            raise UserError(
+            raise NameClash(
                 f"{self.kind} '{name}' from {source} clashes with the one from {other}.",
                 f"Rename one of them; '{name}' from {other} stays registered.",
             )
@@ -110,6 +117,10 @@ class Registry(Generic[T]):
         except UnknownNameError as e:
             raise ValueError(f"{e.problem} {e.fix}") from None
         return name
+
+    def remove(self, name: str) -> None:
+        """Unregister ``name`` (used to undo a plugin that failed half-way)."""
+        self._entries.pop(name, None)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -69,6 +69,8 @@ def evaluate(
     meters: dict[str, list[tuple[str, Metric]]] = {
         n: [(m, cat.metrics.get(m).build()) for m in metric_names] for n in names
     }
+    if teacher.kind != "classifier":  # no labels to compare a dense teacher's maps with
+        meters = {n: [(m, meter) for m, meter in ms if not meter.needs_labels] for n, ms in meters.items()}
     rows = {n: Row(n) for n in names}
     was_training = teacher.training
     teacher.eval()
@@ -104,7 +106,8 @@ def evaluate(
         if cluster.distributed:
             for _, meter in meters[name]:
                 meter.merge(lambda t: sum_all(t.to(device), cluster))
-        rows[name].metrics = {m: meter.compute() for m, meter in meters[name]}
+        computed = {m: meter.compute() for m, meter in meters[name]}
+        rows[name].metrics = {m: computed.get(m, float("nan")) for m in metric_names}
     return rows
 
 

@@ -93,6 +93,8 @@ class StudentFit:
             bad_files=bad_files,
         )
         values = dict(rows["student"].metrics)
+        if self.teacher.kind != "classifier":  # maps, no labels: only the label-free values apply
+            return {k: v for k, v in values.items() if k not in ("top1", "top5", "ce")}
         values["ce_gap"] = values["ce"] - rows[ORIGINAL].metrics["ce"]
         return values
 

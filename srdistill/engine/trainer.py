@@ -65,7 +65,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         )
     optimizer, scheduler = _optimizer_and_scheduler(task.weights, recipe, steps)
     params = [p for p in task.weights.parameters() if p.requires_grad]
-    monitor = recipe.monitor
+    monitor = _monitor(recipe, parts.teacher.kind)
     higher_is_better = monitor != "ce_gap" and catalog().metrics.get(monitor).build().higher_is_better
 
     # -- where to start: a new run, or the newest snapshot of this one ---------------------------
@@ -223,6 +223,25 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         say(f"[yellow]{len(bad_files)} unreadable images were skipped[/]; they are listed in {run.file(BAD_FILES)}")
     say(f"[bold green]done[/]: best epoch {at['best_epoch']} (val {monitor} {at['best_value']:.4g}) → {run.file(BEST)}")
     return run.path
+
+
+def _monitor(recipe: Recipe, teacher_kind: str) -> str:
+    """The validation value that picks the best epoch; a dense teacher has no labels to score."""
+    if teacher_kind == "classifier":
+        return recipe.monitor
+    if recipe.train.fit == "teacher":
+        raise UserError(
+            f"train.fit: teacher fits with labels, but teacher '{recipe.teacher.type}' outputs {teacher_kind} maps.",
+            "Fit a classifier teacher, or train the student (train.fit: student).",
+        )
+    label_values = {"ce_gap", "top1", "top5", "ce"}
+    if recipe.train.monitor in label_values:
+        raise UserError(
+            f"train.monitor '{recipe.train.monitor}' needs labels, but teacher '{recipe.teacher.type}' outputs "
+            f"{teacher_kind} maps.",
+            "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default for such teachers).",
+        )
+    return recipe.train.monitor or "logit_mse"
 
 
 def _loss_text(losses: dict[str, torch.Tensor], at: dict[str, Any], log_every: int) -> str | None:

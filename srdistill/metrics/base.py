@@ -33,6 +33,8 @@ class Metric:
 
     #: True if larger values are better (used to pick the best checkpoint and in tables)
     higher_is_better: bool = True
+    #: True if the metric compares a classifier's logits with labels (not defined for dense teachers)
+    needs_labels: bool = False
 
     def __init__(self) -> None:
         self.total: torch.Tensor | None = None

@@ -16,12 +16,16 @@ def _topk_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.T
 class Top1(Metric):
     """Share of images whose top-1 class is the label."""
 
+    needs_labels = True
+
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         return _topk_correct(batch.logits, batch.labels, 1)
 
 
 class Top5(Metric):
     """Share of images whose label is among the top 5 classes."""
+
+    needs_labels = True
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         return _topk_correct(batch.logits, batch.labels, 5)
@@ -31,22 +35,24 @@ class CrossEntropy(Metric):
     """Cross-entropy of the teacher's prediction against the label."""
 
     higher_is_better = False
+    needs_labels = True
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         return F.cross_entropy(batch.logits.float(), batch.labels, reduction="none")
 
 
 class LogitMSE(Metric):
-    """Mean squared difference between the teacher's logits on SR and on the original."""
+    """Mean squared difference between the teacher's outputs (logits or maps) on SR and on the original."""
 
     higher_is_better = False
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
-        return (batch.logits.float() - batch.ref_logits.float()).pow(2).mean(dim=1)
+        return (batch.logits.float() - batch.ref_logits.float()).pow(2).flatten(1).mean(dim=1)
 
 
 class Agreement(Metric):
-    """Share of images whose top-1 class equals the teacher's top-1 on the original."""
+    """Share of images (of pixels, for maps) whose top class equals the teacher's on the original."""
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
-        return (batch.logits.argmax(dim=1) == batch.ref_logits.argmax(dim=1)).float()
+        same = batch.logits.argmax(dim=1) == batch.ref_logits.argmax(dim=1)
+        return same.float().flatten(1).mean(dim=1) if same.ndim > 1 else same.float()

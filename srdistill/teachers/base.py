@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -20,6 +21,11 @@ class Teacher(nn.Module):
     loss on the teacher's output reach the student through them.
 
     Mean and std are non-persistent buffers: checkpoints hold ``model``'s weights only.
+    Grey images are repeated to three channels for a model that takes RGB.
+
+    ``kind`` says what the model outputs: ``"classifier"`` logits ``(B, classes)``, which the
+    label metrics (top1, top5, ce) need, or ``"dense"`` maps ``(B, channels, h, w)`` such as a
+    segmentation model's, compared between original and SR only (logit_mse, agreement).
     """
 
     def __init__(
@@ -30,9 +36,11 @@ class Teacher(nn.Module):
         std: Sequence[float],
         interpolation: Interpolation = "bilinear",
         crop_pct: float = 1.0,
+        kind: Literal["classifier", "dense"] = "classifier",
     ) -> None:
         super().__init__()
         self.model = model
+        self.kind = kind
         self.input_size = input_size
         self.interpolation = interpolation
         self.crop_pct = crop_pct
@@ -47,6 +55,8 @@ class Teacher(nn.Module):
         return tuple(math.floor(s / self.crop_pct) for s in self.input_size)  # type: ignore[return-value]
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1 and self.mean.shape[1] == 3:
+            images = images.expand(-1, 3, -1, -1)
         x = resize(images, self.resize_size, self.interpolation, antialias=True)
         x = center_crop(x, self.input_size)
         return (x - self.mean) / self.std

@@ -6,7 +6,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch.utils.data import Dataset
+
+from srdistill.registry import ComponentConfig
+
+
+class Relabel(BaseModel):
+    """A new label set: ``map`` sends each original class index to a new one named in ``names``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    names: tuple[str, ...] = Field(min_length=1, description="Names of the new classes, by index.")
+    map: dict[int, int] = Field(description="Original class index -> new class index (every class listed).")
+
+    @model_validator(mode="after")
+    def _targets_exist(self) -> Relabel:
+        bad = sorted({v for v in self.map.values() if not 0 <= v < len(self.names)})
+        if bad:
+            raise ValueError(f"map sends classes to {bad}, but names has only {len(self.names)} entries")
+        return self
+
+
+class DatasetConfig(ComponentConfig):
+    """Base of data set configs: every data set can be relabelled to a new label set."""
+
+    relabel: Relabel | None = Field(None, description="Train on a new label set (e.g. to fine-tune a teacher).")
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,37 @@ class TensorImages(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         return self.images[i], int(self.labels[i])
+
+
+class Relabelled(Dataset):
+    """``dataset`` with its labels sent through ``mapping`` (unreadable items pass through)."""
+
+    def __init__(self, dataset: Dataset, mapping: dict[int, int]) -> None:
+        self.dataset, self.mapping = dataset, mapping
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int | str]:
+        image, label = self.dataset[i]
+        return (image, label) if image is None else (image, self.mapping[int(label)])
+
+
+def relabel(splits: Splits, spec: Relabel | None) -> Splits:
+    """``splits`` with the new label set of ``spec`` (unchanged if None)."""
+    from srdistill.errors import UserError
+
+    if spec is None:
+        return splits
+    missing = sorted(set(range(splits.info.num_classes)) - set(spec.map))
+    if missing:
+        names = ", ".join(splits.info.class_names[i] for i in missing[:5])
+        raise UserError(
+            f"data.relabel.map does not say where {len(missing)} classes go: {names}.",
+            f"Map every class index 0..{splits.info.num_classes - 1}.",
+        )
+    info = DataInfo(splits.info.channels, len(spec.names), splits.info.hr_size, spec.names)
+    return Splits(*(Relabelled(getattr(splits, s), spec.map) for s in ("train", "val", "test")), info=info)
 
 
 def collate(items: list[tuple[torch.Tensor | None, int | str]]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

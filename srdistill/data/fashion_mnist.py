@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from srdistill.data.base import DataInfo, Splits, TensorImages, random_subset
+from srdistill.data.base import DataInfo, DatasetConfig, Splits, TensorImages, random_subset
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig
 
 CLASS_NAMES = (
     "T-shirt/top",
@@ -39,7 +38,7 @@ INSTALL_HINT = (
 )
 
 
-class FashionMNISTConfig(ComponentConfig):
+class FashionMNISTConfig(DatasetConfig):
     """Fashion-MNIST (28×28 grey, 10 classes) from the IDX .gz files."""
 
     type: Literal["fashion_mnist"]

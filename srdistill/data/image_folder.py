@@ -15,12 +15,11 @@ from PIL import Image
 from pydantic import Field
 from torch.utils.data import Dataset, Subset
 
-from srdistill.data.base import DataInfo, Splits, stratified_split
+from srdistill.data.base import DataInfo, DatasetConfig, Splits, stratified_split
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig
 
 
-class ImageFolderConfig(ComponentConfig):
+class ImageFolderConfig(DatasetConfig):
     """Images in class subfolders (ImageNet layout), resized and centre-cropped to hr_size."""
 
     type: Literal["image_folder"]

@@ -12,7 +12,7 @@ from torch import nn
 
 from srdistill.catalog import catalog
 from srdistill.checkpoints import read_metadata
-from srdistill.data.base import DataInfo, Splits
+from srdistill.data.base import DataInfo, Splits, relabel
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedSum
 from srdistill.recipe.schema import Recipe
@@ -34,7 +34,7 @@ class Parts:
 
 def build_parts(recipe: Recipe, device: torch.device) -> Parts:
     cat = catalog()
-    data: Splits = cat.datasets.build(recipe.data)
+    data: Splits = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
     for split, size in data.sizes().items():
         if size == 0:
             raise UserError(f"The {split} split of the data set is empty.", "Check data.root and the split settings.")

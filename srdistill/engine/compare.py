@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from srdistill.catalog import catalog
+from srdistill.data.base import relabel
 from srdistill.engine.build import check_paths, load_student_checkpoint, place
 from srdistill.engine.evaluate import ORIGINAL, Row, evaluate
 from srdistill.engine.runtime import configure, make_loader, seed_everything, select_device
@@ -24,7 +25,7 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
     device = select_device(recipe.device)
     configure(recipe.runtime, device)
     cat = catalog()
-    data = cat.datasets.build(recipe.data)
+    data = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
     info = data.info
     if recipe.teacher.model_dump().get("weights") is None:
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")

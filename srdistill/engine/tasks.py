@@ -58,6 +58,9 @@ class StudentFit:
     def weights(self) -> nn.Module:
         return self.student.net
 
+    def train_mode(self) -> None:
+        self.student.train()  # the teacher stays frozen in evaluation mode
+
     def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
         """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""
         model = model or self.model
@@ -106,7 +109,10 @@ class TeacherFit:
 
     def __init__(self, recipe: Recipe, parts: Parts, device: torch.device) -> None:
         self.teacher = parts.teacher
-        self.teacher.requires_grad_(True)
+        self.head_only = recipe.train.trainable == "head"
+        self.teacher.requires_grad_(not self.head_only)
+        if self.head_only:
+            self.head().requires_grad_(True)
         self.degradation = parts.degradation
         self.label_smoothing = recipe.train.label_smoothing
         self.hflip = recipe.train.hflip
@@ -121,6 +127,23 @@ class TeacherFit:
     @property
     def weights(self) -> nn.Module:
         return self.teacher.model
+
+    def head(self) -> nn.Module:
+        get = getattr(self.teacher.model, "get_classifier", None)
+        if get is None:
+            raise UserError(
+                f"train.trainable: head needs a model with a classifier to find (timm's get_classifier); "
+                f"{type(self.teacher.model).__name__} has none.",
+                "Use train.trainable: all.",
+            )
+        return get()
+
+    def train_mode(self) -> None:
+        """Training mode; with only the head trained, the frozen backbone keeps its BatchNorm statistics."""
+        self.teacher.train()
+        if self.head_only:
+            self.teacher.eval()
+            self.head().train()
 
     def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
         """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""

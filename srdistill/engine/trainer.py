@@ -113,6 +113,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             epoch = at["epoch"]
             start = time.perf_counter()
             model.train()
+            task.train_mode()
             sampler.set_position(epoch, skip=at["step"])
             with ProgressBar(
                 console if cluster.main else None, f"epoch {epoch}/{cfg.epochs}", steps, cfg.log_every

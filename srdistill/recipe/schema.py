@@ -99,6 +99,10 @@ class TrainConfig(Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this value.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="fit: teacher only.")
+    trainable: Literal["all", "head"] = Field(
+        "all",
+        description="fit: teacher only: train every weight, or only the classifier (backbone frozen, in eval mode).",
+    )
     hflip: bool = Field(False, description="fit: teacher only: random horizontal flips of the originals.")
     monitor: str | None = Field(
         None,

@@ -29,6 +29,11 @@ class TimmTeacherConfig(ComponentConfig):
     std: tuple[float, ...] | None = Field(None, description="Normalisation std; default: timm's config.")
     interpolation: Literal["bilinear", "bicubic"] | None = Field(None, description="Resize mode; default: timm's.")
     model_args: dict[str, Any] = Field(default_factory=dict, description="Extra timm.create_model arguments.")
+    new_classifier: bool = Field(
+        False,
+        description="Load every weight but the classifier, which starts fresh for num_classes (to fine-tune "
+        "the teacher to a new label set).",
+    )
 
 
 def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
@@ -49,7 +54,9 @@ def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
         raise UserError(
             f"timm cannot build '{cfg.model}': {e}", "Check teacher.model and teacher.model_args."
         ) from None
-    if cfg.weights is not None:
+    if cfg.weights is not None and cfg.new_classifier:
+        _without_classifier(model, cfg)
+    elif cfg.weights is not None:
         model = _with_weights(model, cfg, kwargs)
 
     # evaluation preprocessing of the weights' pretrained config (the tag in the name picks it)
@@ -94,6 +101,35 @@ def _with_weights(model: nn.Module, cfg: TimmTeacherConfig, kwargs: dict[str, An
             return timm.create_model(cfg.model, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
         except Exception:
             raise mismatch from None
+
+
+def classifier_names(model: nn.Module) -> list[str]:
+    """State-dict keys of a timm model's classifier (``fc.weight``, ``head.fc.bias``, ...)."""
+    classifier = model.get_classifier()  # type: ignore[operator]
+    ids = {id(t) for t in [*classifier.parameters(), *classifier.buffers()]}
+    return [k for k, v in model.state_dict(keep_vars=True).items() if id(v) in ids]
+
+
+def _without_classifier(model: nn.Module, cfg: TimmTeacherConfig) -> None:
+    """Load every weight of ``cfg.weights`` except the classifier's (kept freshly initialised)."""
+    assert cfg.weights is not None
+    head = set(classifier_names(model))
+    state = {k: v for k, v in read_state_dict(cfg.weights, "teacher.weights").items() if k not in head}
+    check_and_load(_Body(model, head), state, f"teacher.weights ({cfg.weights}) without its classifier")
+
+
+class _Body(nn.Module):
+    """A view of a model without its classifier, for a strict load of everything else."""
+
+    def __init__(self, model: nn.Module, head: set[str]) -> None:
+        super().__init__()
+        self._model, self._head = [model], head
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return {k: v for k, v in self._model[0].state_dict().items() if k not in self._head}
+
+    def load_state_dict(self, state: Any, strict: bool = True, assign: bool = False) -> Any:  # type: ignore[override]
+        return self._model[0].load_state_dict(state, strict=False)
 
 
 def _interp(name: object) -> Literal["bilinear", "bicubic"]:

@@ -46,10 +46,10 @@ def catalog() -> Catalog:
 def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
     from srdistill.data import fashion_mnist, image_folder
-    from srdistill.degradations import resize
-    from srdistill.losses import logits, pixel
+    from srdistill.degradations import blur, chain, jpeg, noise, resize
+    from srdistill.losses import features, logits, pixel
     from srdistill.metrics import classification, image
-    from srdistill.students import interpolation, rrdb
+    from srdistill.students import interpolation, rrdb, spandrel_student
     from srdistill.teachers import timm_teacher
 
     cat = Catalog(
@@ -63,15 +63,22 @@ def builtins() -> Catalog:
     cat.students.add(rrdb.RRDBConfig, rrdb.build_rrdb)
     cat.students.add(interpolation.BicubicConfig, interpolation.build_interpolation)
     cat.students.add(interpolation.BilinearConfig, interpolation.build_interpolation)
+    cat.students.add(spandrel_student.SpandrelConfig, spandrel_student.build_spandrel)
 
     cat.teachers.add(timm_teacher.TimmTeacherConfig, timm_teacher.build_timm_teacher)
 
     cat.degradations.add(resize.BicubicConfig, resize.build_bicubic)
+    cat.degradations.add(blur.GaussianBlurConfig, blur.build_gaussian_blur)
+    cat.degradations.add(noise.NoiseConfig, noise.build_noise)
+    cat.degradations.add(jpeg.JPEGConfig, jpeg.build_jpeg)
+    cat.degradations.add(chain.ChainConfig, chain.build_chain)
 
     cat.losses.add(logits.LogitMSEConfig, logits.build_logit_mse)
     cat.losses.add(logits.CEGapConfig, logits.build_ce_gap)
     cat.losses.add(logits.KLConfig, logits.build_kl)
     cat.losses.add(pixel.PixelL1Config, pixel.build_pixel_l1)
+    cat.losses.add(features.FeatureConfig, features.build_feature)
+    cat.losses.add(features.PerceptualConfig, features.build_perceptual)
 
     cat.datasets.add(fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist)
     cat.datasets.add(image_folder.ImageFolderConfig, image_folder.build_image_folder)

@@ -13,32 +13,45 @@ from srdistill.registry import ComponentConfig
 
 
 class BicubicConfig(ComponentConfig):
-    """Bicubic downscaling by `factor` (kornia; Gaussian antialias; sizes rounded half up)."""
+    """Bicubic downscaling by `factor` (kornia or MATLAB-style kernel; sizes rounded half up)."""
 
     type: Literal["bicubic"]
     factor: float = Field(0.32, gt=0, le=1, description="Side scale factor (paper: 0.32, 256 → 82).")
-    antialias: bool = Field(True, description="Gaussian blur before downscaling (kornia's antialias).")
+    antialias: bool = Field(True, description="Low-pass the image before downscaling.")
+    kernel: Literal["kornia", "matlab"] = Field(
+        "kornia",
+        description="kornia: Gaussian blur (sigma (1/factor − 1)/2) then bicubic sampling. matlab: the bicubic "
+        "kernel stretched by 1/factor, as MATLAB's imresize (and PIL) downscale (torch's antialiased bicubic), for "
+        "LR images comparable with SR benchmarks.",
+    )
 
 
 class Downscale(nn.Module):
     """Resize ``(B, C, H, W)`` images to ``scaled_size((H, W), factor)``."""
 
-    def __init__(self, factor: float, mode: Interpolation = "bicubic", antialias: bool = True) -> None:
+    def __init__(
+        self, factor: float, mode: Interpolation = "bicubic", antialias: bool = True, kernel: str = "kornia"
+    ) -> None:
         super().__init__()
         self.factor = factor
         self.mode = mode
         self.antialias = antialias
+        self.kernel = kernel
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return scaled_size(size, self.factor)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         size = self.output_size(tuple(images.shape[-2:]))  # type: ignore[arg-type]
+        if self.kernel == "matlab":
+            import torch.nn.functional as F
+
+            return F.interpolate(images, size, mode=self.mode, align_corners=False, antialias=self.antialias)
         return resize(images, size, self.mode, self.antialias)
 
     def extra_repr(self) -> str:
-        return f"factor={self.factor}, mode={self.mode}, antialias={self.antialias}"
+        return f"factor={self.factor}, mode={self.mode}, antialias={self.antialias}, kernel={self.kernel}"
 
 
 def build_bicubic(cfg: BicubicConfig) -> Downscale:
-    return Downscale(cfg.factor, "bicubic", cfg.antialias)
+    return Downscale(cfg.factor, "bicubic", cfg.antialias, cfg.kernel)

@@ -43,7 +43,8 @@ def build_parts(recipe: Recipe, device: torch.device) -> Parts:
     teacher = cat.teachers.build(recipe.teacher, info)
     student = cat.students.build(recipe.student, info) if recipe.student is not None else None
     teacher, student = place(teacher, recipe, device), place(student, recipe, device)
-    return Parts(data, degradation, teacher, student, build_loss(recipe.losses))
+    loss = build_loss(recipe.losses)
+    return Parts(data, degradation, teacher, student, loss.to(device) if loss is not None else None)
 
 
 M = TypeVar("M", bound=nn.Module)
@@ -114,8 +115,9 @@ def load_student_checkpoint(path: Path, info: DataInfo, fallback: ComponentConfi
 def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
     """Report every input file or folder the recipe names that does not exist, all at once."""
     missing = []
-    for section in ("data", "teacher", "student"):
-        cfg = getattr(recipe, section)
+    named = [("data", recipe.data), ("teacher", recipe.teacher), ("student", recipe.student)]
+    named += [(f"losses.{i}", loss) for i, loss in enumerate(recipe.losses)]
+    for section, cfg in named:
         if cfg is None:
             continue
         for key, value in cfg:

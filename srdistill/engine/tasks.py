@@ -17,6 +17,7 @@ from srdistill.engine.distributed import SINGLE, Cluster
 from srdistill.engine.evaluate import ORIGINAL, evaluate
 from srdistill.errors import UserError
 from srdistill.losses.base import LossInputs, WeightedSum
+from srdistill.losses.features import capture, check_layers
 from srdistill.recipe.schema import VALIDATION_VALUES, Recipe
 from srdistill.registry import ComponentConfig
 from srdistill.students.base import SuperResolver
@@ -46,6 +47,8 @@ class StudentFit:
         self.teacher = parts.teacher.freeze()
         self.degradation = parts.degradation
         self.loss: WeightedSum = parts.loss
+        self.layers = self.loss.teacher_layers
+        check_layers(self.teacher.model, self.layers)
         self.device = device
         self.runtime = recipe.runtime
         self.config: ComponentConfig = parts.student.config or recipe.student
@@ -67,12 +70,13 @@ class StudentFit:
         with torch.no_grad():
             lr = self.degradation(hr)
         sr = model(lr, (hr.shape[-2], hr.shape[-1]))
-        hr_logits = sr_logits = None
-        if self.loss.needs_teacher:
-            with torch.no_grad():
-                hr_logits = self.teacher(hr)
+        if not self.loss.needs_teacher:
+            return self.loss(LossInputs(hr, sr, labels))
+        with capture(self.teacher.model, self.layers) as hr_features, torch.no_grad():
+            hr_logits = self.teacher(hr)
+        with capture(self.teacher.model, self.layers) as sr_features:
             sr_logits = self.teacher(sr)
-        return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits))
+        return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits, hr_features, sr_features))
 
     def validate(
         self,

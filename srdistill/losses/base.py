@@ -31,6 +31,9 @@ class LossInputs:
     labels: torch.Tensor
     hr_logits: torch.Tensor | None = None
     sr_logits: torch.Tensor | None = None
+    #: outputs of the teacher's layers that some loss names (``Loss.teacher_layers``)
+    hr_features: dict[str, torch.Tensor] | None = None
+    sr_features: dict[str, torch.Tensor] | None = None
 
 
 class Loss(nn.Module):
@@ -38,6 +41,8 @@ class Loss(nn.Module):
 
     #: whether the loss reads ``hr_logits``/``sr_logits`` (the teacher runs only if one does)
     needs_teacher: bool = True
+    #: names of teacher layers whose outputs the loss reads (``hr_features``/``sr_features``)
+    teacher_layers: tuple[str, ...] = ()
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         raise NotImplementedError
@@ -58,7 +63,11 @@ class WeightedSum(nn.Module):
 
     @property
     def needs_teacher(self) -> bool:
-        return any(loss.needs_teacher for loss in self.losses)
+        return any(loss.needs_teacher or loss.teacher_layers for loss in self.losses)
+
+    @property
+    def teacher_layers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for loss in self.losses for name in loss.teacher_layers))
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}

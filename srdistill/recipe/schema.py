@@ -198,6 +198,19 @@ def _union(configs: list[type[ComponentConfig]]) -> Any:
     return Annotated[Union[tuple(configs)], Field(discriminator="type")]  # noqa: UP007
 
 
+def _with_chain_steps(configs: list[type[ComponentConfig]]) -> list[type[ComponentConfig]]:
+    """The degradation configs, with ``chain``'s steps typed as any other registered degradation."""
+    from srdistill.degradations.chain import ChainConfig
+
+    steps = [c for c in configs if not issubclass(c, ChainConfig)]
+    out = []
+    for config in configs:
+        if issubclass(config, ChainConfig) and steps:
+            config = create_model(config.__name__, __base__=config, steps=(list[_union(steps)], Field(min_length=1)))  # type: ignore[valid-type]
+        out.append(config)
+    return out
+
+
 def recipe_model(cat: Catalog | None = None) -> type[Recipe]:
     """The :class:`Recipe` model whose component sections accept every registered type."""
     return _recipe_model(cat or catalog())
@@ -206,7 +219,9 @@ def recipe_model(cat: Catalog | None = None) -> type[Recipe]:
 @cache
 def _recipe_model(cat: Catalog) -> type[Recipe]:
     regs = cat.registries()
-    unions = {section: _union(regs[attr].configs()) for section, attr in COMPONENT_SECTIONS.items()}
+    configs = {section: regs[attr].configs() for section, attr in COMPONENT_SECTIONS.items()}
+    configs["degradation"] = _with_chain_steps(configs["degradation"])
+    unions = {section: _union(found) for section, found in configs.items()}
     default_degradation = regs["degradations"].get("bicubic").config
     assert default_degradation is not None
     loss_item = unions["losses"]

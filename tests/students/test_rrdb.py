@@ -35,7 +35,7 @@ def basicsr_net(channels: int = 1):
 
 def test_every_built_in_student_type_has_settings_here() -> None:
     built_in = {e.name for e in catalog().students if e.source == "srdistill"}
-    assert set(STUDENT_SETTINGS) == built_in
+    assert set(STUDENT_SETTINGS) == built_in - {"spandrel"}  # spandrel needs a file: tests/students/test_spandrel.py
 
 
 @pytest.mark.parametrize("name", sorted(STUDENT_SETTINGS))

@@ -1,0 +1,41 @@
+"""Several degradations applied in order, e.g. blur, downscale, noise, JPEG."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from srdistill.registry import ComponentConfig
+
+
+class ChainConfig(ComponentConfig):
+    """Degradations applied in order (blur, bicubic, noise, jpeg, ...); `steps` lists them."""
+
+    type: Literal["chain"]
+    # the recipe schema narrows this to the union of the other registered degradations
+    steps: list[Any] = Field(min_length=1, description="The degradations, in the order they are applied.")
+
+
+class Chain(nn.Module):
+    def __init__(self, steps: list[nn.Module]) -> None:
+        super().__init__()
+        self.steps = nn.ModuleList(steps)
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        for step in self.steps:
+            size = step.output_size(size) if hasattr(step, "output_size") else size
+        return size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        for step in self.steps:
+            images = step(images)
+        return images
+
+
+def build_chain(cfg: ChainConfig) -> Chain:
+    from srdistill.catalog import catalog
+
+    return Chain([catalog().degradations.build(step) for step in cfg.steps])

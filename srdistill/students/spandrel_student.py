@@ -1,0 +1,58 @@
+"""Any SR architecture spandrel recognises (ESRGAN, SwinIR, HAT, DAT, ...), from a checkpoint file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from srdistill.checkpoints import read_state_dict
+from srdistill.data.base import DataInfo
+from srdistill.errors import UserError
+from srdistill.registry import ComponentConfig
+from srdistill.students.base import SuperResolver
+
+
+class SpandrelConfig(ComponentConfig):
+    """Any SR network spandrel can load (SwinIR, HAT, ESRGAN, ...), then resized to the original size."""
+
+    type: Literal["spandrel"]
+    weights: Path = Field(description="The checkpoint; spandrel infers the architecture from its keys.")
+    resize: Literal["bicubic", "bilinear", "area"] = Field(
+        "bicubic", description="Interpolation from the network's output to the original size."
+    )
+
+
+def build_spandrel(cfg: SpandrelConfig, info: DataInfo) -> SuperResolver:
+    try:
+        import spandrel
+    except ImportError:
+        raise UserError(
+            "student 'spandrel' needs the spandrel package, which is not installed.",
+            "pip install 'srdistill[spandrel]' (or pip install spandrel).",
+        ) from None
+    state = read_state_dict(cfg.weights, "student.weights")  # read safely; spandrel only sees tensors
+    try:
+        found = spandrel.ModelLoader().load_from_state_dict(state)
+    except spandrel.UnsupportedModelError:
+        raise UserError(
+            f"spandrel does not recognise the architecture in {cfg.weights}.",
+            "Check that the file is a super-resolution checkpoint of an architecture spandrel supports.",
+        ) from None
+    except Exception as e:  # spandrel guessed an architecture the weights do not fit
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"spandrel could not load {cfg.weights}: {first}",
+            "spandrel infers the architecture from the keys and shapes; non-standard sizes may not be supported.",
+        ) from None
+    if not isinstance(found, spandrel.ImageModelDescriptor):
+        raise UserError(f"{cfg.weights} holds a {found.architecture.name} model, not an image-to-image network.")
+    if found.input_channels != info.channels:
+        raise UserError(
+            f"{cfg.weights} is a {found.architecture.name} for {found.input_channels}-channel images, "
+            f"but the data set has {info.channels}.",
+            "Use weights for the data set's channels.",
+        )
+    net = found.model.train().requires_grad_(True)
+    return SuperResolver(net, cfg.resize, multiple=found.size_requirements.multiple_of, config=cfg)

@@ -78,6 +78,18 @@ class StudentFit:
             sr_logits = self.teacher(sr)
         return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits, hr_features, sr_features))
 
+    @torch.no_grad()
+    def preview(self, hr: torch.Tensor) -> torch.Tensor:
+        """A picture of the student's work on ``hr``: original | degraded | SR rows."""
+        from srdistill.engine.board import reconstruction_grid
+
+        was = self.student.training
+        self.student.eval()
+        lr = self.degradation(hr)
+        sr = self.student(lr, (hr.shape[-2], hr.shape[-1]))
+        self.student.train(was)
+        return reconstruction_grid(hr, lr, sr)
+
     def validate(
         self,
         loader: DataLoader,

@@ -13,6 +13,7 @@ from rich.console import Console
 from srdistill.catalog import catalog
 from srdistill.checkpoints import save_weights
 from srdistill.engine import distributed, snapshots
+from srdistill.engine.board import Board
 from srdistill.engine.build import build_parts, check_paths, checkpoint_metadata
 from srdistill.engine.runs import BAD_FILES, BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, resolved_yaml
 from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything
@@ -86,6 +87,9 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         run.create(recipe_text, overwrite)
         run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
 
+    board = Board(run.path, cfg.tensorboard) if cluster.main else Board(run.path, False)
+    preview = _preview_batch(parts.data.val, device) if hasattr(task, "preview") else None
+
     def snapshot() -> None:
         """Save everything needed to continue from here (main process only)."""
         if not cluster.main:
@@ -154,7 +158,10 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                                 )
                     if scheduler is not None:
                         scheduler.step_update(num_updates=at["global_step"])
-                    bar.update(at["step"], _loss_text(losses, at, cfg.log_every) if not empty else None)
+                    shown = _loss_text(losses, at, cfg.log_every) if not empty else None
+                    bar.update(at["step"], shown)
+                    if shown is not None:  # the loss was read anyway: log it too
+                        board.scalars({"train/loss": float(losses["loss"].detach())}, at["global_step"])
 
                     every = cfg.checkpoint_every and at["global_step"] % cfg.checkpoint_every == 0
                     due = cfg.checkpoint_minutes and time.monotonic() - last_snapshot > 60 * cfg.checkpoint_minutes
@@ -185,8 +192,9 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             seconds = time.perf_counter() - start
             if cluster.main:
                 meta = checkpoint_metadata(
-                    task.role, task.config, recipe=recipe.name, epoch=epoch, monitor=monitor, value=value
-                )
+                    task.role, task.config, recipe=recipe.name, epoch=epoch, monitor=monitor, value=value,
+                    channels=parts.data.info.channels,
+                )  # fmt: skip
                 save_weights(task.weights, run.file(LAST), meta)
                 if improved:
                     save_weights(task.weights, run.file(BEST), meta)
@@ -194,6 +202,9 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                 row |= train_values | {f"val_{k}": v for k, v in val_values.items()}
                 row |= {"nonfinite_steps": at["nonfinite"], "bad_files": len(bad_files), "seconds": round(seconds, 2)}
                 run.log_epoch(row)
+                board.scalars({k: v for k, v in row.items() if isinstance(v, float)}, at["global_step"], "epoch/")
+                if preview is not None:
+                    board.image("reconstructions", task.preview(preview), at["global_step"])
                 if bad_files:
                     run.write_lines(BAD_FILES, sorted(bad_files))
             if improved:
@@ -207,6 +218,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             last_snapshot = time.monotonic()
 
     # -- finish --------------------------------------------------------------------------------
+    board.close()
     distributed.stop(cluster)
     if at["best_value"] is None:
         raise UserError(
@@ -243,6 +255,13 @@ def _monitor(recipe: Recipe, teacher_kind: str) -> str:
             "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default for such teachers).",
         )
     return recipe.train.monitor or "logit_mse"
+
+
+def _preview_batch(dataset: Any, device: torch.device, count: int = 6) -> torch.Tensor | None:
+    """The first readable validation images, for the reconstruction grids."""
+    images = [dataset[i][0] for i in range(min(count * 2, len(dataset)))]
+    images = [img for img in images if img is not None][:count]
+    return to_unit(torch.stack(images).to(device)) if images else None
 
 
 def _loss_text(losses: dict[str, torch.Tensor], at: dict[str, Any], log_every: int) -> str | None:

@@ -118,7 +118,10 @@ class TrainConfig(Section):
     )
     val_batch_size: int = Field(256, ge=1)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    log_every: int = Field(50, ge=1, description="Steps between progress updates.")
+    log_every: int = Field(50, ge=1, description="Steps between progress updates (and TensorBoard loss points).")
+    tensorboard: bool | None = Field(
+        None, description="TensorBoard logs in the run folder; default: on when tensorboard is installed."
+    )
 
 
 class CheckpointRef(Section):

@@ -153,7 +153,9 @@ def test_teacher_run_folder(pipeline) -> None:
         "recipe.yaml",
         "summary.json",
         "teacher_preprocessing.json",
+        "tensorboard",
     ]
+    assert list((folder / "tensorboard").glob("events.out.tfevents.*"))
     pre = json.loads((folder / "teacher_preprocessing.json").read_text())
     assert pre["input_size"] == [28, 28] and pre["mean"] == [0.5] and pre["interpolation"] == "bilinear"
     rows = read_csv(folder / "metrics.csv")

@@ -1,0 +1,1 @@
+"""Using a trained student outside training: super-resolving images, exporting the network."""

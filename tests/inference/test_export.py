@@ -1,0 +1,51 @@
+"""srdistill export: safetensors with the config, ONNX with a parity check against PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from srdistill.checkpoints import read_metadata, read_state_dict, save_weights
+from srdistill.compat.basicsr import rrdbnet_class
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
+    torch.manual_seed(0)
+    net = rrdbnet_class()(1, 1, scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+    path = tmp_path / "best.safetensors"
+    config = {"type": "rrdb", "num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 4, "weights": None,
+              "resize": "bicubic"}  # fmt: skip
+    save_weights(net, path, {"role": "student", "config": config, "channels": 1})
+    return path, net
+
+
+def test_export_writes_both_and_checks_parity(cli, tmp_path: Path, checkpoint) -> None:
+    path, net = checkpoint
+    result = cli("export", path, tmp_path / "out" / "student")
+    assert result.exit_code == 0, result.output
+    assert "parity: ONNX Runtime vs PyTorch" in result.output and "ok" in result.output
+    weights = tmp_path / "out" / "student.safetensors"
+    meta = read_metadata(weights)
+    assert meta["config"]["num_feat"] == 8 and meta["channels"] == 1
+    state = read_state_dict(weights)
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp_path / "out" / "student.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 1, 13, 21)
+    got = torch.from_numpy(session.run(None, {"lr": x.numpy()})[0])
+    with torch.no_grad():
+        assert torch.allclose(got, net.eval()(x), atol=1e-4)  # any batch and size
+
+
+def test_export_without_onnx(cli, tmp_path: Path, checkpoint) -> None:
+    path, _ = checkpoint
+    result = cli("export", path, tmp_path / "s", "--no-onnx")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s.safetensors").is_file() and not (tmp_path / "s.onnx").exists()

@@ -1,0 +1,85 @@
+"""srdistill upscale: any image size, tiles that do not show, names kept, bad files skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srdistill.checkpoints import save_weights
+from srdistill.compat.basicsr import rrdbnet_class
+from srdistill.inference.student import load_student
+from srdistill.inference.upscale import upscale_tensor
+from srdistill.students.base import SuperResolver
+
+
+def small_student(channels: int = 3) -> SuperResolver:
+    torch.manual_seed(0)
+    return SuperResolver(rrdbnet_class()(channels, channels, scale=4, num_feat=8, num_block=1, num_grow_ch=4)).eval()
+
+
+@pytest.mark.parametrize(("h", "w"), [(37, 53), (64, 64), (9, 130)])
+def test_tiles_with_enough_overlap_equal_the_whole_image(h: int, w: int) -> None:
+    """The network sees 17 convolutions at low resolution: 20 pixels of context make tiles exact."""
+    student = small_student()
+    lr = torch.rand(1, 3, h, w)
+    whole = upscale_tensor(student, lr, tile=1024)
+    tiled = upscale_tensor(student, lr, tile=16, overlap=20)
+    assert tiled.shape == whole.shape == (1, 3, 4 * h, 4 * w)
+    assert torch.allclose(tiled, whole, atol=1e-5)
+
+
+def test_scale_option_resizes_the_result() -> None:
+    out = upscale_tensor(small_student(), torch.rand(1, 3, 25, 30), tile=64, scale=1 / 0.32)
+    assert out.shape[-2:] == (78, 94)  # 25 / 0.32 = 78.1, 30 / 0.32 = 93.75
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "student.safetensors"
+    save_weights(small_student().net, path, {"role": "student", "config": {"type": "rrdb"}, "channels": 3})
+    return path
+
+
+def test_load_student_reads_foreign_and_own_checkpoints(tmp_path: Path, checkpoint: Path) -> None:
+    student, channels = load_student(checkpoint)
+    assert channels == 3
+    grey = tmp_path / "basicsr.pth"
+    torch.save({"params_ema": small_student(1).net.state_dict()}, grey)
+    student, channels = load_student(grey)
+    assert channels == 1 and isinstance(student, SuperResolver)
+
+
+def test_cli_upscales_a_folder_keeping_names(cli, tmp_path: Path, checkpoint: Path) -> None:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (21, 33, 3), dtype=np.uint8)).save(src / "a.png")
+    Image.fromarray(rng.integers(0, 255, (40, 17), dtype=np.uint8)).save(src / "sub" / "b.jpg")  # grey JPEG
+    (src / "broken.png").write_text("not an image")
+    result = cli("upscale", checkpoint, src, tmp_path / "out", "--tile", "16", "--overlap", "4")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out" / "a.png").size == (132, 84)
+    assert Image.open(tmp_path / "out" / "sub" / "b.jpg").size == (68, 160)
+    assert "skipped 1 unreadable files" in result.output and "broken.png" in result.output
+    assert not (tmp_path / "out" / "broken.png").exists()
+
+
+def test_cli_upscales_one_file(cli, tmp_path: Path, checkpoint: Path) -> None:
+    Image.fromarray(np.zeros((10, 12, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    result = cli("upscale", checkpoint, tmp_path / "x.png", tmp_path / "y.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "y.png").size == (48, 40)
+
+
+def test_cli_errors(cli, tmp_path: Path, checkpoint: Path, flatten) -> None:
+    result = cli("upscale", tmp_path / "none.safetensors", tmp_path, tmp_path / "o")
+    assert result.exit_code == 1 and "Checkpoint not found" in flatten(result.stderr)
+    result = cli("upscale", checkpoint, tmp_path / "missing", tmp_path / "o")
+    assert result.exit_code == 1 and "Input not found" in flatten(result.stderr)
+    result = cli("upscale", checkpoint, tmp_path, tmp_path / "o", "--tile", "16", "--overlap", "16")
+    assert result.exit_code == 1 and "overlap < tile" in flatten(result.stderr)
+    assert "Traceback" not in result.output

@@ -167,6 +167,35 @@ def compare(
 
 
 @app.command()
+def report(
+    target: Annotated[
+        Path, typer.Argument(help="A recipe (e.g. recipes/fmnist_darionet.yaml) or a run folder.", show_default=False)
+    ],
+    set_: SetOpt = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the PNGs and report.html; default <run>/report.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="Method whose per-class changes are shown; default the last checkpoint.")
+    ] = None,
+) -> None:
+    """Pictures of a run, as the paper's figures: curves, per-class changes, reconstructions; one HTML page."""
+    try:
+        from srdistill.recipe import load_recipe
+        from srdistill.reporting.report import make_report, recipe_for
+
+        load_registries()
+        path, _ = recipe_for(target)
+        spec = load_recipe(path, set_ or [])
+        done = make_report(spec, out_dir or spec.run_dir / "report", err, method)
+    except UserError as e:
+        fail(e)
+    for figure in done.figures:
+        out.print(f"wrote {figure}")
+    out.print(f"wrote {done.html} (self-contained: open it in a browser)")
+
+
+@app.command()
 def upscale(
     checkpoint: Annotated[
         Path,

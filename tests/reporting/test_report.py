@@ -1,0 +1,42 @@
+"""srdistill report: the PNGs and the self-contained page exist and are valid."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_after_a_run(cli, write_recipe, tmp_path: Path) -> None:
+    recipe = write_recipe(train={"epochs": 2, "batch_size": 16, "max_steps_per_epoch": 2, "val_batch_size": 64,
+                                 "optimizer": {"name": "adam", "lr": 1e-3}})  # fmt: skip
+    assert cli("train", recipe).exit_code == 0
+    best = tmp_path / "runs" / "tiny" / "best.safetensors"
+    result = cli("report", recipe, "--set", f"compare.checkpoints=[{{name: tiny_student, path: {best}}}]")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs" / "tiny" / "report"
+    names = ["training_curves", "class_change", "hardest_classes", "losses_gains", "reconstructions_worst",
+             "reconstructions_best"]  # fmt: skip
+    for name in names:
+        assert (out / f"{name}.png").read_bytes().startswith(PNG), name
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == len(names)  # self-contained: every figure inside the page
+    assert all(base64.b64decode(b).startswith(PNG) for b in embedded)
+    assert "tiny_student" in page and "Largest gains of tiny_student" in page
+
+
+def test_report_from_a_run_folder_and_errors(cli, write_recipe, tmp_path: Path, flatten) -> None:
+    recipe = write_recipe()
+    assert cli("train", recipe).exit_code == 0
+    run = tmp_path / "runs" / "tiny"
+    result = cli("report", run, "--out", tmp_path / "rep", "--method", "bicubic")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "rep" / "report.html").is_file()
+    result = cli("report", tmp_path, "--out", tmp_path / "x")
+    assert result.exit_code == 1 and "not a run folder" in flatten(result.stderr)
+    result = cli("report", run, "--method", "nope")
+    assert result.exit_code == 1 and "No method 'nope'" in flatten(result.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -104,17 +105,39 @@ def relabel(splits: Splits, spec: Relabel | None) -> Splits:
     return Splits(*(Relabelled(getattr(splits, s), spec.map) for s in ("train", "val", "test")), info=info)
 
 
-def collate(items: list[tuple[torch.Tensor | None, int | str]]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+class Indexed(Dataset):
+    """``dataset`` whose items also carry their index, for per-image caches: ``(image, label, i)``."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int | str, int]:
+        image, label = self.dataset[i]
+        return image, label, i
+
+
+Item = tuple[torch.Tensor | None, int | str] | tuple[torch.Tensor | None, int | str, int]
+
+
+def collate(items: list[Item]) -> tuple[Any, ...]:
     """Stack a batch, leaving out unreadable images (``(None, path)`` items) and naming them.
 
-    Returns ``(images, labels, bad_paths)``; ``images`` has zero rows if every item was bad.
+    Returns ``(images, labels, bad_paths)``, and the kept items' int64 ``indices`` after them when
+    the items are :class:`Indexed`'s triples; ``images`` has zero rows if every item was bad.
     """
-    good = [(img, label) for img, label in items if img is not None]
-    bad = [str(label) for img, label in items if img is None]
+    good = [item for item in items if item[0] is not None]
+    bad = [str(item[1]) for item in items if item[0] is None]
+    indexed = bool(items) and len(items[0]) == 3
     if not good:
-        return torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), bad
-    images = torch.stack([img for img, _ in good])
-    labels = torch.tensor([int(label) for _, label in good], dtype=torch.long)
+        empty = (torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), bad)
+        return (*empty, torch.empty(0, dtype=torch.long)) if indexed else empty
+    images = torch.stack([item[0] for item in good])  # type: ignore[misc]
+    labels = torch.tensor([int(item[1]) for item in good], dtype=torch.long)
+    if indexed:
+        return images, labels, bad, torch.tensor([item[2] for item in good], dtype=torch.long)  # type: ignore[misc]
     return images, labels, bad
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from srdistill.data.base import collate
+from srdistill.data.base import Indexed, collate
 from srdistill.engine.distributed import SINGLE, Cluster
 from srdistill.engine.sampling import EpochBatches
 from srdistill.errors import UserError
@@ -67,15 +67,17 @@ def make_loader(
     seed: int = 0,
     num_workers: int = 0,
     cluster: Cluster = SINGLE,
+    with_index: bool = False,
 ) -> DataLoader:
     """A loader of ``(uint8 images, labels, unreadable paths)`` batches of this process's shard.
 
     Its batch sampler is an :class:`~srdistill.engine.sampling.EpochBatches`: call
     ``loader.batch_sampler.set_position(epoch, skip)`` before iterating a training epoch.
+    ``with_index`` adds the int64 data set indices of the kept images as a fourth element.
     """
     batches = EpochBatches(len(dataset), batch_size, shuffle=shuffle, seed=seed, rank=cluster.rank, world=cluster.world)  # type: ignore[arg-type]
     return DataLoader(
-        dataset,
+        Indexed(dataset) if with_index else dataset,
         batch_sampler=batches,
         collate_fn=collate,
         num_workers=num_workers,

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import SINGLE, Cluster
 from srdistill.engine.evaluate import ORIGINAL, evaluate
+from srdistill.engine.teacher_cache import LogitCache
 from srdistill.errors import UserError
 from srdistill.losses.base import LossInputs, WeightedSum
 from srdistill.losses.features import capture, check_layers
@@ -52,6 +53,16 @@ class StudentFit:
         self.device = device
         self.runtime = recipe.runtime
         self.config: ComponentConfig = parts.student.config or recipe.student
+        self.cache: LogitCache | None = None
+        if recipe.runtime.cache_teacher:
+            if self.layers or self.teacher.kind != "classifier":
+                raise UserError(
+                    "runtime.cache_teacher keeps the teacher's logits, but "
+                    + (f"the losses need its features {list(self.layers)}." if self.layers else
+                       f"teacher '{recipe.teacher.type}' outputs {self.teacher.kind} maps."),
+                    "Set runtime.cache_teacher: false.",
+                )  # fmt: skip
+            self.cache = LogitCache(len(parts.data.train), device)
 
     @property
     def model(self) -> nn.Module:
@@ -64,16 +75,29 @@ class StudentFit:
     def train_mode(self) -> None:
         self.student.train()  # the teacher stays frozen in evaluation mode
 
-    def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
-        """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""
+    def losses(
+        self,
+        hr: torch.Tensor,
+        labels: torch.Tensor,
+        model: nn.Module | None = None,
+        index: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is;
+        ``index`` (data set indices of ``hr``) lets the teacher's logits on originals come from the cache."""
         model = model or self.model
         with torch.no_grad():
             lr = self.degradation(hr)
         sr = model(lr, (hr.shape[-2], hr.shape[-1]))
         if not self.loss.needs_teacher:
             return self.loss(LossInputs(hr, sr, labels))
-        with capture(self.teacher.model, self.layers) as hr_features, torch.no_grad():
-            hr_logits = self.teacher(hr)
+        use_cache = self.cache is not None and index is not None
+        hr_logits = self.cache.get(index) if use_cache else None  # type: ignore[union-attr,arg-type]
+        hr_features: dict[str, torch.Tensor] = {}
+        if hr_logits is None:
+            with capture(self.teacher.model, self.layers) as hr_features, torch.no_grad():
+                hr_logits = self.teacher(hr)
+            if use_cache:
+                self.cache.put(index, hr_logits)  # type: ignore[union-attr,arg-type]
         with capture(self.teacher.model, self.layers) as sr_features:
             sr_logits = self.teacher(sr)
         return self.loss(LossInputs(hr, sr, labels, hr_logits, sr_logits, hr_features, sr_features))
@@ -161,7 +185,13 @@ class TeacherFit:
             self.teacher.eval()
             self.head().train()
 
-    def losses(self, hr: torch.Tensor, labels: torch.Tensor, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    def losses(
+        self,
+        hr: torch.Tensor,
+        labels: torch.Tensor,
+        model: nn.Module | None = None,
+        index: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """One step's losses; ``model`` is :attr:`model` wrapped for multi-process training, if it is."""
         model = model or self.model
         if self.hflip:

@@ -16,9 +16,10 @@ from srdistill.engine import distributed, snapshots
 from srdistill.engine.board import Board
 from srdistill.engine.build import build_parts, check_paths, checkpoint_metadata
 from srdistill.engine.runs import BAD_FILES, BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, resolved_yaml
-from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything
+from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything, synchronize
 from srdistill.engine.signals import StopRequests
 from srdistill.engine.tasks import make_task
+from srdistill.engine.updates import GuardedUpdate
 from srdistill.errors import Stopped, UserError
 from srdistill.imaging import to_unit
 from srdistill.recipe.schema import Recipe
@@ -52,7 +53,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
     batch = distributed.per_process_batch(cfg.batch_size, cluster)
     train_loader = make_loader(
         parts.data.train, batch, device=device, shuffle=True, seed=recipe.seed, num_workers=cfg.num_workers,
-        cluster=cluster,
+        cluster=cluster, with_index=True,
     )  # fmt: skip
     val_loader = make_loader(
         parts.data.val, cfg.val_batch_size, device=device, num_workers=cfg.num_workers, cluster=cluster
@@ -66,6 +67,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         )
     optimizer, scheduler = _optimizer_and_scheduler(task.weights, recipe, steps)
     params = [p for p in task.weights.parameters() if p.requires_grad]
+    update = GuardedUpdate(optimizer, params, cfg.grad_clip, cluster, device)
     monitor = _monitor(recipe, parts.teacher.kind)
     higher_is_better = monitor != "ce_gap" and catalog().metrics.get(monitor).build().higher_is_better
 
@@ -81,6 +83,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             scheduler.load_state_dict(state["scheduler"])
         snapshots.set_rng_state(state["rng"])
         at |= state["progress"]
+        update.restore(at["nonfinite"], at["nonfinite_run"])
         bad_files |= set(state["bad_files"])
         say(f"[bold]resuming[/] {run.path} at epoch {at['epoch']}, step {at['step']} ({latest.name})")
     elif cluster.main:
@@ -94,6 +97,8 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         """Save everything needed to continue from here (main process only)."""
         if not cluster.main:
             return
+        at["nonfinite"], at["nonfinite_run"], _ = update.read()
+        at["sums"] = {k: float(v) for k, v in at["sums"].items()}
         state = {
             "progress": dict(at),
             "optimizer": optimizer.state_dict(),
@@ -111,18 +116,41 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
     )
 
     # -- loop ----------------------------------------------------------------------------------
+    # Nothing in a step waits for the device: the loss and the count of skipped (non-finite)
+    # steps are read back every log_every steps, at snapshots and at the end of the epoch.
     last_snapshot = time.monotonic()
+    reported = at["nonfinite"]  # skipped steps already reported
+
+    def check_nonfinite() -> None:
+        nonlocal reported
+        skipped, _, longest = update.read()
+        if skipped > reported:
+            what = (
+                "loss is not finite; update skipped"
+                if skipped - reported == 1
+                else (f"{skipped - reported} losses were not finite; updates skipped")
+            )
+            say(f"[yellow]step {at['global_step']}: {what}[/]")
+            reported = skipped
+        if longest >= cfg.max_nonfinite_steps:
+            raise UserError(
+                f"{longest} training steps in a row gave a non-finite loss; stopped at epoch {at['epoch']}, "
+                f"step {at['step']}. The last good checkpoints in {run.path} are intact.",
+                "Lower train.optimizer.lr or set train.grad_clip, then --overwrite.",
+            )
+
     with StopRequests() as stop:
         while at["epoch"] <= cfg.epochs:
             epoch = at["epoch"]
             start = time.perf_counter()
+            images_seen = 0
             model.train()
             task.train_mode()
             sampler.set_position(epoch, skip=at["step"])
             with ProgressBar(
                 console if cluster.main else None, f"epoch {epoch}/{cfg.epochs}", steps, cfg.log_every
             ) as bar:
-                for images, labels, bad in train_loader:
+                for images, labels, bad, index in train_loader:
                     if at["step"] >= steps:
                         break
                     bad_files.update(bad)
@@ -130,43 +158,36 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                     labels = labels.to(device, non_blocking=True)
                     at["step"] += 1
                     at["global_step"] += 1
+                    images_seen += len(hr)
+                    logging_step = at["step"] % cfg.log_every == 0 or at["step"] == steps
 
                     empty = distributed.any_all(len(hr) == 0, cluster, device)  # every image unreadable
                     if not empty:
                         with autocast(recipe.runtime, device):
-                            losses = task.losses(hr, labels, model)
-                        optimizer.zero_grad(set_to_none=True)
-                        finite = not distributed.any_all(not bool(torch.isfinite(losses["loss"])), cluster, device)
-                        if finite:
-                            losses["loss"].backward()
-                            if cfg.grad_clip is not None:
-                                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-                            optimizer.step()
-                            for name, value in losses.items():
-                                at["sums"][name] = at["sums"].get(name, 0.0) + float(value.detach())
-                            at["nonfinite_run"] = 0
-                        else:  # skip the update; stop if it keeps happening
-                            at["nonfinite"] += 1
-                            at["nonfinite_run"] += 1
-                            say(f"[yellow]step {at['global_step']}: loss is not finite; update skipped[/]")
-                            if at["nonfinite_run"] >= cfg.max_nonfinite_steps:
-                                raise UserError(
-                                    f"{at['nonfinite_run']} training steps in a row gave a non-finite loss; "
-                                    f"stopped at epoch {epoch}, step {at['step']}. The last good checkpoints "
-                                    f"in {run.path} are intact.",
-                                    "Lower train.optimizer.lr or set train.grad_clip, then --overwrite.",
-                                )
+                            losses = task.losses(hr, labels, model, index=index)
+                        skipped = update(losses["loss"])  # on the device: 1 if the loss was not finite
+                        for name, value in losses.items():
+                            kept = torch.where(
+                                skipped > 0, 0.0, value.detach().to(SUM_DTYPE.get(device.type, torch.float64))
+                            )
+                            at["sums"][name] = at["sums"].get(name, 0.0) + kept
                     if scheduler is not None:
                         scheduler.step_update(num_updates=at["global_step"])
-                    shown = _loss_text(losses, at, cfg.log_every) if not empty else None
+                    shown = None
+                    if logging_step and not empty:  # reading the loss waits for the device
+                        loss = float(losses["loss"].detach())
+                        shown = f"loss {loss:.4g}"
+                        board.scalars({"train/loss": loss}, at["global_step"])
+                        check_nonfinite()
                     bar.update(at["step"], shown)
-                    if shown is not None:  # the loss was read anyway: log it too
-                        board.scalars({"train/loss": float(losses["loss"].detach())}, at["global_step"])
 
                     every = cfg.checkpoint_every and at["global_step"] % cfg.checkpoint_every == 0
                     due = cfg.checkpoint_minutes and time.monotonic() - last_snapshot > 60 * cfg.checkpoint_minutes
-                    stopping = distributed.any_all(stop.requested is not None, cluster, device)
+                    stopping = stop.requested is not None
+                    if cluster.distributed:  # the processes agree on stopping when they log (a collective read)
+                        stopping = logging_step and distributed.any_all(stopping, cluster, device)
                     if every or due or stopping:
+                        check_nonfinite()
                         snapshot()
                         last_snapshot = time.monotonic()
                     if stopping:
@@ -176,13 +197,18 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                             f"{run.path}; run the same command again to resume.",
                             128 + stop.signal_number,
                         )
+            check_nonfinite()
+            synchronize(device)
+            train_seconds = time.perf_counter() - start
 
             # -- end of epoch: validate, keep the best, log --------------------------------------
             if scheduler is not None:
                 scheduler.step(epoch)
+            at["nonfinite"], at["nonfinite_run"], _ = update.read()
             done = max(1, at["step"] - at["nonfinite"])
             names = sorted(at["sums"])
-            means = distributed.sum_all(torch.tensor([at["sums"][k] for k in names], dtype=torch.float64), cluster)
+            sums = torch.tensor([float(at["sums"][k]) for k in names], dtype=torch.float64)
+            means = distributed.sum_all(sums.to(device) if cluster.distributed else sums, cluster).cpu()
             train_values = {f"train_{k}": v / done / cluster.world for k, v in zip(names, means.tolist(), strict=True)}
             val_values = task.validate(val_loader, console if cluster.main else None, cluster, bad_files)
             value = val_values[monitor]
@@ -201,6 +227,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                 row: dict[str, Any] = {"epoch": epoch, "step": at["global_step"], "lr": optimizer.param_groups[0]["lr"]}
                 row |= train_values | {f"val_{k}": v for k, v in val_values.items()}
                 row |= {"nonfinite_steps": at["nonfinite"], "bad_files": len(bad_files), "seconds": round(seconds, 2)}
+                row["train_images_per_s"] = round(images_seen * cluster.world / max(train_seconds, 1e-9), 2)
                 run.log_epoch(row)
                 board.scalars({k: v for k, v in row.items() if isinstance(v, float)}, at["global_step"], "epoch/")
                 if preview is not None:
@@ -214,6 +241,8 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
             loss = train_values.get("train_loss", math.nan)
             say(f"epoch {epoch}: train loss {loss:.4g}  val {shown}  ({seconds:.0f}s){mark}")
             at |= {"epoch": epoch + 1, "step": 0, "sums": {}, "nonfinite": 0}
+            update.new_epoch()
+            reported = 0
             snapshot()
             last_snapshot = time.monotonic()
 
@@ -264,9 +293,8 @@ def _preview_batch(dataset: Any, device: torch.device, count: int = 6) -> torch.
     return to_unit(torch.stack(images).to(device)) if images else None
 
 
-def _loss_text(losses: dict[str, torch.Tensor], at: dict[str, Any], log_every: int) -> str | None:
-    # reading the loss waits for the device, so only every log_every steps
-    return f"loss {float(losses['loss'].detach()):.4g}" if at["step"] % log_every == 0 else None
+#: device type -> dtype of the running loss sums (MPS has no float64)
+SUM_DTYPE = {"mps": torch.float32}
 
 
 def _silent(*args: object, **kwargs: object) -> None:
@@ -279,9 +307,19 @@ def _optimizer_and_scheduler(module: torch.nn.Module, recipe: Recipe, steps_per_
     from timm.scheduler import create_scheduler_v2
 
     opt, sched = recipe.train.optimizer, recipe.train.scheduler
-    optimizer = create_optimizer_v2(
-        module, opt=opt.name, lr=opt.lr, weight_decay=opt.weight_decay, momentum=opt.momentum
-    )
+    kwargs = {"lr": opt.lr, "weight_decay": opt.weight_decay, "momentum": opt.momentum}
+    if opt.fused is False:
+        optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
+    else:
+        try:
+            optimizer = create_optimizer_v2(module, opt=opt.name, fused=True, **kwargs)
+        except (TypeError, RuntimeError):  # no fused form, or not for this device
+            if opt.fused:
+                raise UserError(
+                    f"train.optimizer.fused is true but optimizer '{opt.name}' has no fused form here.",
+                    "Use adam, adamw or sgd, or drop train.optimizer.fused.",
+                ) from None
+            optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
     if sched.name == "none":
         return optimizer, None
     scheduler, _ = create_scheduler_v2(

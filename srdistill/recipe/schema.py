@@ -51,6 +51,12 @@ class RuntimeConfig(Section):
     )
     tf32: bool = Field(True, description="Allow TF32 matmuls and convolutions on CUDA (Ampere and newer).")
     compile: bool = Field(False, description="torch.compile the student and the teacher (slow start, faster steps).")
+    cache_teacher: bool = Field(
+        False,
+        description="Student fit: compute the frozen teacher's logits on each training original once (first "
+        "epoch) and reuse them; needs a classifier teacher and logit-only losses. Costs 4 bytes × classes per image "
+        "of device memory; a resumed run recomputes them (equal up to float rounding).",
+    )
 
 
 class OptimizerConfig(Section):
@@ -58,6 +64,11 @@ class OptimizerConfig(Section):
     lr: float = Field(2e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, description="For SGD-like optimizers.")
+    fused: bool | None = Field(
+        None,
+        description="Fused optimizer kernel (torch adam, adamw, sgd): one kernel for all weights, and non-finite "
+        "steps are skipped on the device without a host read. Default: on where the optimizer has one.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,70 @@
+"""One optimizer update per step, skipped when the loss is not finite, without waiting for the device.
+
+Deciding on the host whether a loss is finite means reading it back (``bool(loss)``), which
+stalls a GPU every step while the host waits. Fused optimizers (torch's Adam, AdamW, SGD, on
+CPU and CUDA) can instead take a ``found_inf`` tensor and skip the update on the device, as
+they do for mixed-precision gradient scaling; the counts of skipped steps stay on the device
+too, and are read only when the loop reads the loss anyway. Optimizers without a fused form
+fall back to reading the flag every step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+
+from srdistill.engine.distributed import Cluster
+
+
+class GuardedUpdate:
+    """``update(loss)``: backward, clip, step; a non-finite loss on any process skips the step."""
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        params: list[torch.nn.Parameter],
+        grad_clip: float | None,
+        cluster: Cluster,
+        device: torch.device,
+    ) -> None:
+        self.optimizer, self.params, self.grad_clip, self.cluster = optimizer, params, grad_clip, cluster
+        self.on_device = bool(optimizer.defaults.get("fused"))
+        zero = torch.zeros((), device=device)
+        self.skipped, self.run, self.longest_run = zero.clone(), zero.clone(), zero.clone()
+
+    def __call__(self, loss: torch.Tensor) -> torch.Tensor:
+        """Apply one update from ``loss``; returns a 0-dim float tensor, 1 where the step was skipped."""
+        bad = (~torch.isfinite(loss.detach())).float()
+        if self.cluster.distributed:  # the replicas must agree; an all-reduce, no read-back
+            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.on_device:
+            loss.backward()
+            if self.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            self.optimizer.found_inf = bad  # type: ignore[attr-defined]  # read by fused optimizers
+            self.optimizer.step()
+        elif not bool(bad):  # no fused form: the flag has to be read here
+            loss.backward()
+            if self.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+            self.optimizer.step()
+        self.skipped += bad
+        self.run = (self.run + bad) * bad
+        self.longest_run = torch.maximum(self.longest_run, self.run)
+        return bad
+
+    def read(self) -> tuple[int, int, int]:
+        """``(skipped, current run, longest run)`` of non-finite steps so far (waits for the device)."""
+        values = torch.stack([self.skipped, self.run, self.longest_run]).tolist()
+        return int(values[0]), int(values[1]), int(values[2])
+
+    def restore(self, skipped: int, run: int) -> None:
+        """Counts saved in a snapshot."""
+        self.skipped.fill_(skipped)
+        self.run.fill_(run)
+        self.longest_run.fill_(run)
+
+    def new_epoch(self) -> None:
+        self.skipped.zero_()
+        self.longest_run.copy_(self.run)

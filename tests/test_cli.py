@@ -170,3 +170,17 @@ def test_unwritable_json_path(cli, write_recipe, tmp_path: Path, flatten) -> Non
     assert result.exit_code == 1
     assert f"Cannot write {tmp_path / 'blocker' / 'out.json'}" in flatten(result.stderr)
     assert "Traceback" not in result.output
+
+
+def test_list_does_not_import_the_heavy_model_packages() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from srdistill.cli import app\n"
+        "result = CliRunner().invoke(app, ['list'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print([m for m in ('basicsr', 'cv2', 'skimage', 'timm', 'kornia', 'spandrel') if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

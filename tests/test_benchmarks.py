@@ -1,0 +1,32 @@
+"""The speed benchmark runs end to end and reports every number it promises (values are not judged)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--preset", "quickstart", "--steps", "2",
+        "--batch", "4", "--rounds", "1", "--device", "cpu", "--set", f"data.root={fmnist_root}", "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["peak_flops"] > 0 and report["peak_dtype"] == "float32"
+    (preset,) = report["presets"]
+    assert preset["preset"] == "quickstart" and preset["batch"] == 4
+    loops = {"hand_train", "hand_eval", "srdistill_train", "srdistill_eval", "plain_train"}
+    assert set(preset["images_per_s"]) == loops
+    assert all(v["median"] > 0 for v in preset["images_per_s"].values())
+    # RRDB 32/2/16 on 9×9 plus test_resnet on 28×28: a fraction of a GFLOP per image, backward included
+    assert 0.05 < preset["train_gflop_per_image"] < 2
+    assert preset["eval_gflop_per_image"] < preset["train_gflop_per_image"]
+    assert preset["train_ratio"] > 0 and 0 < preset["train_mfu"] < 1
+    assert "train: hand" in proc.stdout and "MFU" in proc.stdout

@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
+import torch
 from rich.console import Console
 from rich.table import Table
+from torch import nn
 
 from srdistill.catalog import catalog
-from srdistill.data.base import relabel
+from srdistill.data.base import Splits, relabel
 from srdistill.engine.build import check_paths, load_student_checkpoint, place
 from srdistill.engine.evaluate import ORIGINAL, Row, evaluate
 from srdistill.engine.runtime import configure, make_loader, seed_everything, select_device
 from srdistill.recipe.schema import Recipe
+from srdistill.students.base import SuperResolver
+from srdistill.teachers.base import Teacher
 
 BASELINES = ("bilinear", "bicubic")
 
 
-def compare(recipe: Recipe, console: Console) -> list[Row]:
-    """Evaluate original, bilinear, bicubic and every checkpoint of ``recipe.compare`` on the test split."""
+@dataclass
+class Contenders:
+    """What a comparison runs: the test data, the frozen teacher, the degradation and every method."""
+
+    device: torch.device
+    data: Splits
+    teacher: Teacher
+    degradation: nn.Module
+    methods: dict[str, SuperResolver]
+
+
+def contenders(recipe: Recipe, console: Console | None = None) -> Contenders:
+    """Build the teacher, the degradation, the baselines and each of ``recipe.compare.checkpoints``."""
     check_paths(recipe, checkpoints=True)
     seed_everything(recipe.seed)
     device = select_device(recipe.device)
@@ -27,19 +43,26 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
     cat = catalog()
     data = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
     info = data.info
-    if recipe.teacher.model_dump().get("weights") is None:
+    if console is not None and recipe.teacher.model_dump().get("weights") is None:
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
     teacher = place(cat.teachers.build(recipe.teacher, info), recipe, device).freeze()
     degradation = cat.degradations.build(recipe.degradation).to(device)
-
     methods = {}
     for name in BASELINES:
         entry = cat.students.get(name)
         assert entry.config is not None
-        methods[name] = entry.build(entry.config(type=name), info).to(device)
+        methods[name] = entry.build(entry.config(type=name), info).to(device).eval()
     for ref in recipe.compare.checkpoints:
-        methods[ref.name] = place(load_student_checkpoint(ref.path, info, recipe.student), recipe, device)
+        methods[ref.name] = place(load_student_checkpoint(ref.path, info, recipe.student), recipe, device).eval()
+    return Contenders(device, data, teacher, degradation, methods)
 
+
+def compare(recipe: Recipe, console: Console) -> list[Row]:
+    """Evaluate original, bilinear, bicubic and every checkpoint of ``recipe.compare`` on the test split."""
+    parts = contenders(recipe, console)
+    device, data, teacher, degradation, methods = (
+        parts.device, parts.data, parts.teacher, parts.degradation, parts.methods
+    )  # fmt: skip
     loader = make_loader(data.test, recipe.compare.batch_size, device=device, num_workers=recipe.compare.num_workers)
     console.print(f"compare on {len(data.test)} test images, {device}: {', '.join([ORIGINAL, *methods])}")
     rows = evaluate(

@@ -40,6 +40,8 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     info = parts.data.info
     c, (h, w) = info.channels, info.hr_size
     teacher = on_meta(parts.teacher).eval()
+    if recipe.train.fit == "student":  # frozen while the student trains: no weight gradients to count
+        teacher.requires_grad_(False)
     student = on_meta(parts.student).eval() if parts.student is not None else None
     fit_student = recipe.train.fit == "student"
 

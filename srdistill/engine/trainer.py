@@ -227,7 +227,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
                 row: dict[str, Any] = {"epoch": epoch, "step": at["global_step"], "lr": optimizer.param_groups[0]["lr"]}
                 row |= train_values | {f"val_{k}": v for k, v in val_values.items()}
                 row |= {"nonfinite_steps": at["nonfinite"], "bad_files": len(bad_files), "seconds": round(seconds, 2)}
-                row["train_images_per_s"] = round(images_seen * cluster.world / max(train_seconds, 1e-9), 2)
+                row["train_images_per_s"] = float(f"{images_seen * cluster.world / max(train_seconds, 1e-9):.4g}")
                 run.log_epoch(row)
                 board.scalars({k: v for k, v in row.items() if isinstance(v, float)}, at["global_step"], "epoch/")
                 if preview is not None:

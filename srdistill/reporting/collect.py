@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 import torch
 from rich.console import Console
 
-from srdistill.catalog import catalog
-from srdistill.data.base import DataInfo, relabel
-from srdistill.engine.build import check_paths, load_student_checkpoint, place
-from srdistill.engine.compare import BASELINES
+from srdistill.data.base import DataInfo
+from srdistill.engine.compare import contenders
 from srdistill.engine.evaluate import ORIGINAL
-from srdistill.engine.runtime import autocast, configure, make_loader, seed_everything, select_device
+from srdistill.engine.runtime import autocast, make_loader
 from srdistill.imaging import to_unit
 from srdistill.recipe.schema import Recipe
 from srdistill.ui.progress import ProgressBar
@@ -32,23 +30,11 @@ class Predictions:
 
 @torch.inference_mode()
 def collect(recipe: Recipe, console: Console | None, examples: int = 2) -> Predictions:
-    check_paths(recipe, checkpoints=True)
-    seed_everything(recipe.seed)
-    device = select_device(recipe.device)
-    configure(recipe.runtime, device)
-    cat = catalog()
-    data = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
+    parts = contenders(recipe)
+    device, data, teacher, degradation, methods = (
+        parts.device, parts.data, parts.teacher, parts.degradation, parts.methods
+    )  # fmt: skip
     info = data.info
-    teacher = place(cat.teachers.build(recipe.teacher, info), recipe, device).freeze()
-    degradation = cat.degradations.build(recipe.degradation).to(device)
-    methods = {}
-    for name in BASELINES:
-        entry = cat.students.get(name)
-        assert entry.config is not None
-        methods[name] = entry.build(entry.config(type=name), info).to(device).eval()
-    for ref in recipe.compare.checkpoints:
-        methods[ref.name] = place(load_student_checkpoint(ref.path, info, recipe.student), recipe, device).eval()
-
     loader = make_loader(data.test, recipe.compare.batch_size, device=device, num_workers=recipe.compare.num_workers)
     labels, preds = [], {n: [] for n in [ORIGINAL, *methods]}
     found: dict[int, list[dict[str, torch.Tensor]]] = {}

@@ -54,9 +54,9 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from srdistill.data.base import collate
-from srdistill.engine.build import build_parts
+from srdistill.engine.build import build
+from srdistill.engine.devices import select_device, synchronize
 from srdistill.engine.evaluate import evaluate
-from srdistill.engine.runtime import select_device, synchronize
 from srdistill.engine.trainer import train
 from srdistill.imaging import center_crop, resize, scaled_size
 from srdistill.recipe.loading import load_recipe
@@ -260,7 +260,7 @@ def srdistill_train(path: Path, overrides: list[str], folder: Path, steps: int) 
 
 def srdistill_eval_epoch(recipe: Recipe, device: torch.device, dataset: Any, batch: int) -> Callable[[], int]:
     """The evaluation pass ``compare`` runs, with the student as the only method and top-1 as the metric."""
-    parts = build_parts(recipe, device)
+    parts = build(recipe, "train", device)
     data = loader(dataset, batch, recipe.compare.num_workers, device, shuffle=False)
 
     def epoch() -> int:
@@ -321,7 +321,7 @@ def bench(preset: str, args: argparse.Namespace, device: torch.device, peak: flo
     path, overrides = PRESETS[preset](folder, steps, batch)
     base = [*overrides, f"device={device}", f"train.batch_size={batch}", "train.scheduler.name=none", *args.set]
     recipe = load_recipe(path, base)
-    parts = build_parts(recipe, torch.device("cpu"))
+    parts = build(recipe, "train", torch.device("cpu"))
     dataset, info = parts.data.train, parts.data.info
     prep = parts.teacher.preprocessing()
     del parts

@@ -8,11 +8,12 @@ first call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from srdistill.registry import Registry
+from srdistill.registry import ComponentConfig, Registry
 
 
 @dataclass(frozen=True)
@@ -46,48 +47,53 @@ def catalog() -> Catalog:
 def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
     from srdistill.data import fashion_mnist, image_folder
+    from srdistill.data.base import DatasetConfig
     from srdistill.degradations import blur, chain, jpeg, noise, resize
     from srdistill.losses import features, logits, pixel
+    from srdistill.losses.base import WeightedConfig
     from srdistill.metrics import classification, image
     from srdistill.students import interpolation, rrdb, spandrel_student
+    from srdistill.students.base import StudentConfig
     from srdistill.teachers import timm_teacher
+    from srdistill.teachers.base import TeacherConfig
 
     cat = Catalog(
-        students=Registry("student"),
-        teachers=Registry("teacher"),
+        students=Registry("student", StudentConfig),
+        teachers=Registry("teacher", TeacherConfig),
         degradations=Registry("degradation"),
-        losses=Registry("loss"),
-        datasets=Registry("data set"),
+        losses=Registry("loss", WeightedConfig),
+        datasets=Registry("data set", DatasetConfig),
         metrics=Registry("metric"),
     )
-    cat.students.add(rrdb.RRDBConfig, rrdb.build_rrdb)
-    cat.students.add(interpolation.BicubicConfig, interpolation.build_interpolation)
-    cat.students.add(interpolation.BilinearConfig, interpolation.build_interpolation)
-    cat.students.add(spandrel_student.SpandrelConfig, spandrel_student.build_spandrel)
-
-    cat.teachers.add(timm_teacher.TimmTeacherConfig, timm_teacher.build_timm_teacher)
-
-    cat.degradations.add(resize.BicubicConfig, resize.build_bicubic)
-    cat.degradations.add(blur.GaussianBlurConfig, blur.build_gaussian_blur)
-    cat.degradations.add(noise.NoiseConfig, noise.build_noise)
-    cat.degradations.add(jpeg.JPEGConfig, jpeg.build_jpeg)
-    cat.degradations.add(chain.ChainConfig, chain.build_chain)
-
-    cat.losses.add(logits.LogitMSEConfig, logits.build_logit_mse)
-    cat.losses.add(logits.CEGapConfig, logits.build_ce_gap)
-    cat.losses.add(logits.KLConfig, logits.build_kl)
-    cat.losses.add(pixel.PixelL1Config, pixel.build_pixel_l1)
-    cat.losses.add(features.FeatureConfig, features.build_feature)
-    cat.losses.add(features.PerceptualConfig, features.build_perceptual)
-
-    cat.datasets.add(fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist)
-    cat.datasets.add(image_folder.ImageFolderConfig, image_folder.build_image_folder)
-
-    cat.metrics.add("top1", classification.Top1)
-    cat.metrics.add("top5", classification.Top5)
-    cat.metrics.add("ce", classification.CrossEntropy)
-    cat.metrics.add("logit_mse", classification.LogitMSE)
-    cat.metrics.add("agreement", classification.Agreement)
-    cat.metrics.add("psnr", image.PSNR)
-    cat.metrics.add("ssim", image.SSIM)
+    built_in: dict[Registry[Any], list[tuple[type[ComponentConfig], Callable[..., Any]]]] = {
+        cat.students: [
+            (rrdb.RRDBConfig, rrdb.build_rrdb), (spandrel_student.SpandrelConfig, spandrel_student.build_spandrel),
+            (interpolation.BicubicConfig, interpolation.build_interpolation),
+            (interpolation.BilinearConfig, interpolation.build_interpolation),
+        ],
+        cat.teachers: [(timm_teacher.TimmTeacherConfig, timm_teacher.build_timm_teacher)],
+        cat.degradations: [
+            (resize.BicubicConfig, resize.build_bicubic), (blur.GaussianBlurConfig, blur.build_gaussian_blur),
+            (noise.NoiseConfig, noise.build_noise), (jpeg.JPEGConfig, jpeg.build_jpeg),
+            (chain.ChainConfig, partial(chain.build_chain, build_step=cat.degradations.build)),
+        ],
+        cat.losses: [
+            (logits.LogitMSEConfig, logits.build_logit_mse), (logits.CEGapConfig, logits.build_ce_gap),
+            (logits.KLConfig, logits.build_kl), (pixel.PixelL1Config, pixel.build_pixel_l1),
+            (features.FeatureConfig, features.build_feature), (features.PerceptualConfig, features.build_perceptual),
+        ],
+        cat.datasets: [
+            (fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist),
+            (image_folder.ImageFolderConfig, image_folder.build_image_folder),
+        ],
+    }  # fmt: skip
+    for registry, entries in built_in.items():
+        for config, build in entries:
+            registry.add(config, build)
+    for name, metric in (
+        ("top1", classification.Top1), ("top5", classification.Top5), ("ce", classification.CrossEntropy),
+        ("logit_mse", classification.LogitMSE), ("agreement", classification.Agreement),
+        ("ce_gap", classification.CEGap), ("psnr", image.PSNR), ("ssim", image.SSIM),
+    ):  # fmt: skip
+        cat.metrics.add(name, metric)
     return cat

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from srdistill.errors import UserError
@@ -27,6 +28,11 @@ from srdistill.errors import UserError
 # ``params_ema`` and ``params``; Lightning and many scripts use ``state_dict`` or ``model``).
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
 METADATA_KEY = "srdistill"
+
+
+def component_metadata(role: str, config: BaseModel, **extra: Any) -> dict[str, Any]:
+    """What a checkpoint records so that its component can be rebuilt without the recipe."""
+    return {"role": role, "config": config.model_dump(mode="json"), **extra}
 
 
 def save_weights(module: nn.Module, path: Path, metadata: Mapping[str, Any] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.panel import Panel
 
 from srdistill import __version__
 from srdistill.errors import Stopped, UserError
+
+if TYPE_CHECKING:
+    from srdistill.recipe.schema import Recipe
 
 app = typer.Typer(
     name="srdistill",
@@ -117,21 +120,19 @@ def train(
         raise typer.Exit(130) from None
 
 
-def _dry_run(spec, text: str) -> None:  # type: ignore[no-untyped-def]
+def _dry_run(spec: Recipe, text: str) -> None:
     from rich.syntax import Syntax
 
-    from srdistill.engine.build import build_parts, check_paths
+    from srdistill.engine.build import build, check_paths
     from srdistill.engine.plan import describe
-    from srdistill.engine.runtime import select_device
 
-    check_paths(spec)
+    check_paths(spec, checkpoints=True, before_training=True)
     out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    device = select_device(spec.device)
-    parts = build_parts(spec, device)
+    parts = build(spec, "train")
     out.print(describe(spec, parts))
     out.print(
         f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "
-        f"device {device}, run folder {spec.run_dir}. Nothing was written."
+        f"device {parts.device}, run folder {spec.run_dir}. Nothing was written."
     )
 
 
@@ -216,7 +217,7 @@ def upscale(
 ) -> None:
     """Super-resolve images of any size with a trained student."""
     try:
-        from srdistill.engine.runtime import select_device
+        from srdistill.engine.devices import select_device
         from srdistill.inference.student import load_student
         from srdistill.inference.upscale import check_tiling, upscale_files
 

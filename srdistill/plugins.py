@@ -20,12 +20,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, Protocol
 
-from srdistill.catalog import Catalog
 from srdistill.registry import ComponentConfig, NameClash, Registry
 
 GROUP = "srdistill.plugins"
+
+
+class Catalog(Protocol):
+    """What plugins are registered into (:class:`srdistill.catalog.Catalog`)."""
+
+    problems: list[str]
+
+    def registries(self) -> dict[str, Registry[Any]]: ...
 
 
 class PluginWarning(UserWarning):

@@ -11,21 +11,34 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError
 
 from srdistill.errors import UnknownNameError, UserError
+from srdistill.settings import Settings
 
 T = TypeVar("T")
 
 
-class ComponentConfig(BaseModel):
+class ComponentConfig(Settings):
     """Base of every component config: strict keys, a ``type`` tag naming the registry entry."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     type: str
+
+    @classmethod
+    def tiny(cls, folder: Path) -> ComponentConfig | None:
+        """A small working config, for the tests that run every registered component.
+
+        The default is the ``type`` alone, which works when every other field has a default;
+        a component that needs more (a model name, a weights file written into ``folder``)
+        overrides this. ``None`` leaves the component out of those tests.
+        """
+        try:
+            return cls.model_validate({"type": _type_tag(cls)})
+        except ValidationError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -65,10 +78,13 @@ class Registry(Generic[T]):
 
     Args:
         kind: singular noun used in messages, e.g. ``"student"``.
+        base: the config class every entry's config derives from; the engine reads the fields
+            it declares (a loss's ``weight``, a data set's ``relabel``) without knowing the type.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, base: type[ComponentConfig] = ComponentConfig) -> None:
         self.kind = kind
+        self.base = base
         self._entries: dict[str, Entry[T]] = {}
 
     def add(
@@ -82,6 +98,10 @@ class Registry(Generic[T]):
 
         Components without settings (metrics) register with a plain name instead of a config.
         """
+        if not isinstance(config, str) and not issubclass(config, self.base):
+            raise TypeError(
+                f"{self.kind} config {config.__name__} must derive from {self.base.__module__}.{self.base.__qualname__}"
+            )
         name = config if isinstance(config, str) else _type_tag(config)
         if name in self._entries:
             other = self._entries[name].source

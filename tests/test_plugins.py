@@ -54,8 +54,8 @@ def test_a_plugin_that_fails_to_import_is_a_warning(tmp_path, monkeypatch) -> No
 def test_a_plugin_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
     body = (
         "from typing import Literal\n"
-        "from srdistill.registry import ComponentConfig\n"
-        "class HalfConfig(ComponentConfig):\n"
+        "from srdistill.students.base import StudentConfig\n"
+        "class HalfConfig(StudentConfig):\n"
         "    type: Literal['half']\n"
         "def register(r):\n"
         "    r.students.add(HalfConfig, lambda cfg, info: None)\n"
@@ -69,10 +69,10 @@ def test_a_plugin_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch) 
 def test_a_name_clash_is_reported_not_overwritten(tmp_path, monkeypatch) -> None:
     body = (
         "from typing import Literal\n"
-        "from srdistill.registry import ComponentConfig\n"
-        "class TimmConfig(ComponentConfig):\n"
+        "from srdistill.teachers.base import TeacherConfig\n"
+        "class TimmConfig(TeacherConfig):\n"
         "    type: Literal['timm']\n"
-        "class MineConfig(ComponentConfig):\n"
+        "class MineConfig(TeacherConfig):\n"
         "    type: Literal['mine']\n"
         "def register(r):\n"
         "    r.teachers.add(TimmConfig, lambda cfg, info: None)\n"
@@ -82,6 +82,21 @@ def test_a_name_clash_is_reported_not_overwritten(tmp_path, monkeypatch) -> None
     assert len(warned) == 1 and "teacher 'timm' from clash_plugin clashes with the one from srdistill" in warned[0]
     assert cat.teachers.get("timm").source == "srdistill"
     assert cat.teachers.get("mine").source == "clash_plugin"
+
+
+def test_a_config_of_the_wrong_base_is_refused_with_a_warning(tmp_path, monkeypatch) -> None:
+    """The engine reads a teacher's ``weights``, a loss's ``weight``, …: their base classes declare them."""
+    body = (
+        "from typing import Literal\n"
+        "from srdistill.registry import ComponentConfig\n"
+        "class LooseConfig(ComponentConfig):\n"
+        "    type: Literal['loose']\n"
+        "def register(r):\n"
+        "    r.losses.add(LooseConfig, lambda cfg: None)\n"
+    )
+    cat, warned = load([plugin_module(tmp_path, monkeypatch, "loose_plugin", body)])
+    assert "loss config LooseConfig must derive from srdistill.losses.base.WeightedConfig" in warned[0]
+    assert "loose" not in cat.losses
 
 
 def test_cli_list_shows_a_broken_plugin_as_a_warning(cli, tmp_path, monkeypatch, fresh_catalog) -> None:

@@ -42,7 +42,7 @@ def test_darionet_recipe_is_the_papers_setup() -> None:
     assert recipe.teacher.model == "resnet50.tv_in1k" and recipe.teacher.num_classes == 1000
     assert recipe.student.type == "rrdb" and recipe.student.num_block == 23
     assert [loss.type for loss in recipe.losses] == ["logit_mse"]
-    assert recipe.monitor == "ce_gap"
+    assert recipe.train.monitor_for(True) == "ce_gap"
 
 
 def test_darionet_teacher_preprocessing_is_torchvisions_resnet50_evaluation() -> None:
@@ -112,8 +112,9 @@ def test_fmnist_recipe_dry_run(
     args += ["--set", "data.val_size=40"]
     if stem != "fmnist_teacher":
         args += ["--set", f"teacher.weights={fmnist_weights['teacher']}"]
-    if stem == "fmnist_darionet":
+    if stem == "fmnist_darionet":  # compare's other checkpoint is the pixel run's (its own is written later)
         args += ["--set", f"student.weights={fmnist_weights['student']}"]
+        args += ["--set", f"compare.checkpoints.0.path={fmnist_weights['student']}"]
     result = cli(*args)
     shapes = ["1×28×28"] if stem == "fmnist_teacher" else ["1×28×28", "1×9×9", "1×36×36"]
     assert_dry_run_ok(result, tmp_path / "runs", *shapes)
@@ -144,6 +145,7 @@ def test_darionet_dry_run_small_student(
         f"data.root={image_tree}",
         f"teacher.weights={resnet50_pth}",
         f"student.weights={student}",
+        f"compare.checkpoints.0.path={student}",
         *SMALL_RRDB,
     ]
     result = cli("train", DARIONET, "--dry-run", *(a for o in overrides for a in ("--set", o)))
@@ -228,6 +230,7 @@ def test_darionet_with_a_checkpoint_of_the_wrong_layout(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     sets = ["--set", f"data.root={image_tree}", "--set", f"teacher.weights={resnet50_pth}"]
+    sets += ["--set", f"compare.checkpoints.0.path={resnet50_pth}"]
     result = cli("train", DARIONET, "--dry-run", *sets, "--set", f"student.weights={resnet50_pth}")
     assert result.exit_code == 1
     assert "not an RRDB network in a known layout" in flatten(result.stderr)

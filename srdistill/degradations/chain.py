@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -17,6 +19,13 @@ class ChainConfig(ComponentConfig):
     type: Literal["chain"]
     # the recipe schema narrows this to the union of the other registered degradations
     steps: list[Any] = Field(min_length=1, description="The degradations, in the order they are applied.")
+
+    @classmethod
+    def tiny(cls, folder: Path) -> ChainConfig:
+        from srdistill.degradations.blur import GaussianBlurConfig
+        from srdistill.degradations.resize import BicubicConfig
+
+        return cls(type="chain", steps=[GaussianBlurConfig(type="gaussian_blur"), BicubicConfig(type="bicubic")])
 
 
 class Chain(nn.Module):
@@ -35,7 +44,6 @@ class Chain(nn.Module):
         return images
 
 
-def build_chain(cfg: ChainConfig) -> Chain:
-    from srdistill.catalog import catalog
-
-    return Chain([catalog().degradations.build(step) for step in cfg.steps])
+def build_chain(cfg: ChainConfig, build_step: Callable[[ComponentConfig], nn.Module]) -> Chain:
+    """``build_step`` builds one step (the degradation registry's ``build``, bound when registered)."""
+    return Chain([build_step(step) for step in cfg.steps])

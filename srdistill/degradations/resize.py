@@ -33,10 +33,7 @@ class Downscale(nn.Module):
         self, factor: float, mode: Interpolation = "bicubic", antialias: bool = True, kernel: str = "kornia"
     ) -> None:
         super().__init__()
-        self.factor = factor
-        self.mode = mode
-        self.antialias = antialias
-        self.kernel = kernel
+        self.factor, self.mode, self.antialias, self.kernel = factor, mode, antialias, kernel
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return scaled_size(size, self.factor)

@@ -15,9 +15,10 @@ class Board:
 
     Args:
         enabled: True, False, or None for "on if the tensorboard package is installed".
+        purge_step: a resumed run's step: events logged after it (by the killed run) are dropped.
     """
 
-    def __init__(self, run_path: Path, enabled: bool | None) -> None:
+    def __init__(self, run_path: Path, enabled: bool | None, purge_step: int | None = None) -> None:
         self.writer: Any = None
         if enabled is False:
             return
@@ -31,7 +32,7 @@ class Board:
                     "train.tensorboard is on but tensorboard is not installed.", "pip install tensorboard"
                 ) from None
             return
-        self.writer = SummaryWriter(str(run_path / FOLDER))
+        self.writer = SummaryWriter(str(run_path / FOLDER), purge_step=purge_step)
 
     def scalars(self, values: dict[str, float], step: int, prefix: str = "") -> None:
         if self.writer is not None:

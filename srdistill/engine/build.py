@@ -1,59 +1,89 @@
-"""Turning a validated recipe into components."""
+"""The one builder: everything a recipe names, on its device, for training, evaluation or a plan."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Literal, TypeVar
 
 import torch
 from torch import nn
 
 from srdistill.catalog import catalog
-from srdistill.checkpoints import read_metadata
-from srdistill.data.base import DataInfo, Splits, relabel
+from srdistill.data.base import Splits, relabel
+from srdistill.engine.devices import configure, select_device
+from srdistill.engine.loaders import seed_everything
 from srdistill.errors import UserError
-from srdistill.losses.base import WeightedSum
-from srdistill.recipe.schema import Recipe
-from srdistill.registry import ComponentConfig
+from srdistill.losses.base import WeightedConfig, WeightedSum
+from srdistill.methods import BASELINES
+from srdistill.recipe.schema import Recipe, StudentTrain
 from srdistill.students.base import SuperResolver
+from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.teachers.base import Teacher
+
+#: train: the fit's components (and the student's loss); evaluate: the frozen teacher and every
+#: method compare evaluates (baselines, then compare.checkpoints)
+Purpose = Literal["train", "evaluate"]
 
 
 @dataclass
 class Parts:
     """Everything a recipe describes, built and on its device."""
 
+    device: torch.device
     data: Splits
     degradation: nn.Module
     teacher: Teacher
-    student: SuperResolver | None
-    loss: WeightedSum | None
+    student: SuperResolver | None = None
+    loss: WeightedSum | None = None
+    #: the SR methods compared with the original, by row name (evaluate only)
+    methods: dict[str, SuperResolver] = field(default_factory=dict)
 
 
-def build_parts(recipe: Recipe, device: torch.device) -> Parts:
+def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) -> Parts:
+    """Seed, pick the device (unless given) and build what ``recipe`` names for ``purpose``.
+
+    The teacher is frozen unless the recipe fits it. Nothing is written anywhere, so a failure
+    here leaves no trace.
+    """
+    check_paths(recipe, checkpoints=purpose == "evaluate")
+    seed_everything(recipe.seed)
+    device = device or select_device(recipe.device)
+    configure(recipe.runtime, device)
     cat = catalog()
-    data: Splits = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
+    data: Splits = relabel(cat.datasets.build(recipe.data), recipe.data.relabel)
     for split, size in data.sizes().items():
         if size == 0:
             raise UserError(f"The {split} split of the data set is empty.", "Check data.root and the split settings.")
     info = data.info
     degradation = cat.degradations.build(recipe.degradation).to(device)
-    teacher = cat.teachers.build(recipe.teacher, info)
-    student = cat.students.build(recipe.student, info) if recipe.student is not None else None
-    teacher, student = place(teacher, recipe, device), place(student, recipe, device)
-    loss = build_loss(recipe.losses)
-    return Parts(data, degradation, teacher, student, loss.to(device) if loss is not None else None)
+    teacher = place(cat.teachers.build(recipe.teacher, info), recipe, device)
+    fit_student = isinstance(recipe.train, StudentTrain)
+    if purpose == "evaluate" or fit_student:
+        teacher.freeze()
+    parts = Parts(device, data, degradation, teacher)
+    if purpose == "train" and recipe.student is not None:
+        parts.student = place(cat.students.build(recipe.student, info), recipe, device)
+        parts.loss = build_loss(recipe.losses, device)
+    if purpose == "evaluate":
+        for name in BASELINES:
+            entry = cat.students.get(name)
+            assert entry.config is not None
+            parts.methods[name] = entry.build(entry.config(type=name), info).to(device)
+        for ref in recipe.compare.checkpoints:
+            student = load_student_checkpoint(ref.path, info, recipe.student, cat.students)
+            parts.methods[ref.name] = place(student, recipe, device)
+        for method in parts.methods.values():
+            method.eval()
+    return parts
 
 
 M = TypeVar("M", bound=nn.Module)
 
 
-def place(module: M | None, recipe: Recipe, device: torch.device) -> M | None:
+def place(module: M, recipe: Recipe, device: torch.device) -> M:
     """Move a model to the device, channels-last and compiled if the recipe asks for it."""
-    if module is None:
-        return module
     if recipe.runtime.channels_last:
         module = module.to(device=device, memory_format=torch.channels_last)
     else:
@@ -63,7 +93,7 @@ def place(module: M | None, recipe: Recipe, device: torch.device) -> M | None:
     return module
 
 
-def build_loss(configs: list[ComponentConfig]) -> WeightedSum | None:
+def build_loss(configs: list[WeightedConfig], device: torch.device | None = None) -> WeightedSum | None:
     """The weighted sum of the recipe's losses; a type used twice is named ``type``, ``type_2``, …"""
     if not configs:
         return None
@@ -72,48 +102,16 @@ def build_loss(configs: list[ComponentConfig]) -> WeightedSum | None:
     for cfg in configs:
         seen[cfg.type] += 1
         name = cfg.type if seen[cfg.type] == 1 else f"{cfg.type}_{seen[cfg.type]}"
-        terms.append((name, float(getattr(cfg, "weight", 1.0)), catalog().losses.build(cfg)))
-    return WeightedSum(terms)
+        terms.append((name, cfg.weight, catalog().losses.build(cfg)))
+    return WeightedSum(terms).to(device) if device is not None else WeightedSum(terms)
 
 
-def checkpoint_metadata(role: str, config: ComponentConfig, **extra: Any) -> dict[str, Any]:
-    """What a checkpoint records so that it can be rebuilt without its recipe."""
-    return {"role": role, "config": config.model_dump(mode="json"), **extra}
+def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: bool = False) -> None:
+    """Report every input file or folder the recipe names that does not exist, all at once.
 
-
-def load_student_checkpoint(path: Path, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
-    """A student rebuilt from a checkpoint.
-
-    Checkpoints written by ``srdistill train`` carry their student config; other weight files
-    (an ESRGAN or BasicSR ``.pth``, say) are read as the recipe's ``student`` type.
+    ``checkpoints`` adds compare's checkpoints; ``before_training`` leaves out those the recipe's
+    own run will write.
     """
-    if not path.is_file():
-        raise UserError(
-            f"Checkpoint not found: {path}",
-            "Train it first (srdistill train <the recipe that writes it>), or fix compare.checkpoints.",
-        )
-    meta = read_metadata(path) if path.suffix == ".safetensors" else {}
-    if meta.get("role") == "teacher":
-        raise UserError(f"{path} is a teacher checkpoint, not a student.", "List student checkpoints in compare.")
-    cat = catalog()
-    if "config" in meta:
-        entry = cat.students.get(str(meta["config"].get("type")))
-        assert entry.config is not None
-        config: ComponentConfig = entry.config.model_validate(meta["config"])
-    elif fallback is not None:
-        config = fallback
-    else:
-        raise UserError(
-            f"{path} does not say which student it holds, and the recipe has no student section.",
-            "Add a student section naming its type (e.g. type: rrdb).",
-        )
-    if "weights" not in type(config).model_fields:
-        raise UserError(f"{path}: student '{config.type}' has no weights to load.", "List trained students only.")
-    return cat.students.build(config.model_copy(update={"weights": path}), info)
-
-
-def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
-    """Report every input file or folder the recipe names that does not exist, all at once."""
     missing = []
     named = [("data", recipe.data), ("teacher", recipe.teacher), ("student", recipe.student)]
     named += [(f"losses.{i}", loss) for i, loss in enumerate(recipe.losses)]
@@ -124,10 +122,11 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
             if isinstance(value, Path) and not value.exists():
                 missing.append(f"{section}.{key}: {value}")
     if checkpoints:
+        own = recipe.run_dir.resolve()
         missing += [
             f"compare.checkpoints ({ref.name}): {ref.path}"
             for ref in recipe.compare.checkpoints
-            if not ref.path.exists()
+            if not ref.path.exists() and not (before_training and ref.path.resolve().is_relative_to(own))
         ]
     if missing:
         raise UserError(

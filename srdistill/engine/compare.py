@@ -3,86 +3,37 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.table import Table
-from torch import nn
 
-from srdistill.catalog import catalog
-from srdistill.data.base import Splits, relabel
-from srdistill.engine.build import check_paths, load_student_checkpoint, place
-from srdistill.engine.evaluate import ORIGINAL, Row, evaluate
-from srdistill.engine.runtime import configure, make_loader, seed_everything, select_device
+from srdistill.engine.build import build
+from srdistill.engine.evaluate import Row, evaluate
+from srdistill.engine.loaders import make_loader
+from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE
 from srdistill.recipe.schema import Recipe
-from srdistill.students.base import SuperResolver
-from srdistill.teachers.base import Teacher
-
-BASELINES = ("bilinear", "bicubic")
-
-
-@dataclass
-class Contenders:
-    """What a comparison runs: the test data, the frozen teacher, the degradation and every method."""
-
-    device: torch.device
-    data: Splits
-    teacher: Teacher
-    degradation: nn.Module
-    methods: dict[str, SuperResolver]
-
-
-def contenders(recipe: Recipe, console: Console | None = None) -> Contenders:
-    """Build the teacher, the degradation, the baselines and each of ``recipe.compare.checkpoints``."""
-    check_paths(recipe, checkpoints=True)
-    seed_everything(recipe.seed)
-    device = select_device(recipe.device)
-    configure(recipe.runtime, device)
-    cat = catalog()
-    data = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
-    info = data.info
-    if console is not None and recipe.teacher.model_dump().get("weights") is None:
-        console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
-    teacher = place(cat.teachers.build(recipe.teacher, info), recipe, device).freeze()
-    degradation = cat.degradations.build(recipe.degradation).to(device)
-    methods = {}
-    for name in BASELINES:
-        entry = cat.students.get(name)
-        assert entry.config is not None
-        methods[name] = entry.build(entry.config(type=name), info).to(device).eval()
-    for ref in recipe.compare.checkpoints:
-        methods[ref.name] = place(load_student_checkpoint(ref.path, info, recipe.student), recipe, device).eval()
-    return Contenders(device, data, teacher, degradation, methods)
 
 
 def compare(recipe: Recipe, console: Console) -> list[Row]:
-    """Evaluate original, bilinear, bicubic and every checkpoint of ``recipe.compare`` on the test split."""
-    parts = contenders(recipe, console)
-    device, data, teacher, degradation, methods = (
-        parts.device, parts.data, parts.teacher, parts.degradation, parts.methods
-    )  # fmt: skip
-    loader = make_loader(data.test, recipe.compare.batch_size, device=device, num_workers=recipe.compare.num_workers)
-    console.print(f"compare on {len(data.test)} test images, {device}: {', '.join([ORIGINAL, *methods])}")
-    rows = evaluate(
-        loader,
-        teacher,
-        degradation,
-        methods,
-        recipe.compare.metrics,
-        device,
-        console,
-        "compare",
-        runtime=recipe.runtime,
+    """Evaluate original, the baselines and every checkpoint of ``recipe.compare`` on the test split."""
+    parts = build(recipe, "evaluate")
+    if recipe.teacher.weights is None:
+        console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
+    cfg = recipe.compare
+    loader = make_loader(parts.data.test, cfg.batch_size, device=parts.device, num_workers=cfg.num_workers)
+    console.print(
+        f"compare on {len(parts.data.test)} test images, {parts.device}: {', '.join([ORIGINAL, *parts.methods])}"
     )
+    rows = evaluate(loader, parts.teacher, parts.degradation, parts.methods, cfg.metrics, parts.device, console,
+                    "compare", runtime=recipe.runtime)  # fmt: skip
     return list(rows.values())
 
 
 def recovered_top1(rows: list[Row]) -> dict[str, float]:
     """``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every non-baseline row."""
     by_name = {r.method: r.metrics.get("top1", math.nan) for r in rows}
-    low, high = by_name.get("bicubic", math.nan), by_name.get(ORIGINAL, math.nan)
+    low, high = by_name.get(REFERENCE_BASELINE, math.nan), by_name.get(ORIGINAL, math.nan)
     return {
         r.method: (r.metrics["top1"] - low) / (high - low) if high != low else math.nan
         for r in rows

@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from srdistill.engine.devices import select_device
 from srdistill.errors import UserError
 
 
@@ -49,8 +50,6 @@ def from_env() -> Cluster:
 
 def start(cluster: Cluster, device_name: str) -> torch.device:
     """Join the process group (NCCL on CUDA, gloo on CPU) and pick this process's device."""
-    from srdistill.engine.runtime import select_device
-
     device_name = str(select_device(device_name))
     if not cluster.distributed:
         return torch.device(device_name)

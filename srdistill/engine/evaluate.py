@@ -1,4 +1,4 @@
-"""Evaluating SR methods through the teacher: the rows of ``compare`` and validation."""
+"""Metrics of every method through the teacher: the rows of ``compare`` and of validation."""
 
 from __future__ import annotations
 
@@ -13,16 +13,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.catalog import catalog
+from srdistill.engine.devices import synchronize
 from srdistill.engine.distributed import SINGLE, Cluster, sum_all
-from srdistill.engine.runtime import autocast, synchronize
-from srdistill.imaging import to_unit
+from srdistill.engine.views import passes
+from srdistill.methods import ORIGINAL
 from srdistill.metrics.base import EvalBatch, Metric
 from srdistill.recipe.schema import RuntimeConfig
-from srdistill.students.base import SuperResolver
 from srdistill.teachers.base import Teacher
-from srdistill.ui.progress import ProgressBar
-
-ORIGINAL = "original"
 
 
 @dataclass
@@ -39,13 +36,18 @@ class Row:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
 
-@torch.inference_mode()
+def metric_names(names: Sequence[str], teacher: Teacher) -> list[str]:
+    """``names`` without those that need labels when the teacher's outputs are not class logits."""
+    metrics = catalog().metrics
+    return [n for n in names if teacher.outputs_classes or not metrics.get(n).build().needs_labels]
+
+
 def evaluate(
     loader: DataLoader,
     teacher: Teacher,
     degradation: nn.Module,
-    methods: Mapping[str, SuperResolver],
-    metric_names: Sequence[str],
+    methods: Mapping[str, nn.Module],
+    metrics: Sequence[str],
     device: torch.device,
     console: Console | None = None,
     description: str = "evaluate",
@@ -54,73 +56,47 @@ def evaluate(
     cluster: Cluster = SINGLE,
     bad_files: set[str] | None = None,
 ) -> dict[str, Row]:
-    """Run the teacher on the originals and on every method's SR images, in one pass over the data.
+    """Every metric of the teacher on the originals and on every method's SR images, in one pass.
 
-    Row ``original`` is the teacher on the originals, the reference for ``logit_mse`` and
-    ``agreement``. Every method gets the same degraded batch; its SR output is clamped to
-    ``[0, 1]`` (as when saved as an image) before the teacher and the image metrics see it.
-    ``seconds`` counts the method's SR and teacher passes only (the degradation and the
-    metrics are excluded), synchronised with the device. ``runtime`` switches bf16 autocast on.
-    With several processes each evaluates its shard and the metrics are summed over all of
-    them. Unreadable images are skipped and their paths added to ``bad_files``.
+    Row ``original`` is the teacher on the originals, the reference for ``logit_mse``,
+    ``agreement`` and ``ce_gap``. ``seconds`` counts a row's SR and teacher passes only,
+    synchronised with the device. With several processes each evaluates its shard and the
+    metric sums are added over all of them. Metrics that need labels are left out (NaN) for a
+    teacher whose outputs are not class logits.
     """
-    cat = catalog()
     names = [ORIGINAL, *methods]
-    meters: dict[str, list[tuple[str, Metric]]] = {
-        n: [(m, cat.metrics.get(m).build()) for m in metric_names] for n in names
-    }
-    if teacher.kind != "classifier":  # no labels to compare a dense teacher's maps with
-        meters = {n: [(m, meter) for m, meter in ms if not meter.needs_labels] for n, ms in meters.items()}
+    kept = metric_names(metrics, teacher)
+    meters: dict[str, list[Metric]] = {n: [catalog().metrics.get(m).build() for m in kept] for n in names}
     rows = {n: Row(n) for n in names}
+
+    @contextmanager
+    def timer(name: str) -> Iterator[None]:
+        synchronize(device)
+        start = time.perf_counter()
+        yield
+        synchronize(device)
+        rows[name].seconds += time.perf_counter() - start
+
     was_training = teacher.training
     teacher.eval()
-    for student in methods.values():
-        student.eval()
-
-    total = len(loader)
+    for method in methods.values():
+        method.eval()
     try:
-        with ProgressBar(console, description, total, max(1, total // 10), lines) as bar:
-            for step, (images, labels, bad) in enumerate(loader, 1):
-                bar.update(step)
-                if bad_files is not None:
-                    bad_files.update(bad)
-                if len(images) == 0:
-                    continue
-                hr = to_unit(images.to(device, non_blocking=True))
-                labels = labels.to(device, non_blocking=True)
-                size = (hr.shape[-2], hr.shape[-1])
-                with _timed(rows[ORIGINAL], device), autocast(runtime, device):
-                    ref = teacher(hr)
-                _update(meters[ORIGINAL], EvalBatch(hr, hr, labels, ref, ref))
-                rows[ORIGINAL].images += len(hr)
-                lr = degradation(hr)
-                for name, student in methods.items():
-                    with _timed(rows[name], device), autocast(runtime, device):
-                        sr = student(lr, size).clamp_(0.0, 1.0)
-                        logits = teacher(sr)
-                    _update(meters[name], EvalBatch(hr, sr, labels, logits, ref))
-                    rows[name].images += len(hr)
+        for looked in passes(loader, degradation, teacher, methods, device, runtime=runtime, console=console,
+                             description=description, lines=lines, bad_files=bad_files, timer=timer):  # fmt: skip
+            reference = looked.views[ORIGINAL].logits
+            for name in names:
+                image = looked.hr if name == ORIGINAL else looked.sr[name]
+                batch = EvalBatch(looked.hr, image, looked.labels, looked.views[name].logits, reference)
+                for meter in meters[name]:
+                    meter.update(batch)
+                rows[name].images += len(looked.hr)
     finally:
         teacher.train(was_training)
     for name in names:
         if cluster.distributed:
-            for _, meter in meters[name]:
+            for meter in meters[name]:
                 meter.merge(lambda t: sum_all(t.to(device), cluster))
-        computed = {m: meter.compute() for m, meter in meters[name]}
-        rows[name].metrics = {m: computed.get(m, float("nan")) for m in metric_names}
+        computed = dict(zip(kept, (meter.compute() for meter in meters[name]), strict=True))
+        rows[name].metrics = {m: computed.get(m, float("nan")) for m in metrics}
     return rows
-
-
-@contextmanager
-def _timed(row: Row, device: torch.device) -> Iterator[None]:
-    """Add the wall time of the block, with the device's queued work finished, to ``row.seconds``."""
-    synchronize(device)
-    start = time.perf_counter()
-    yield
-    synchronize(device)
-    row.seconds += time.perf_counter() - start
-
-
-def _update(meters: list[tuple[str, Metric]], batch: EvalBatch) -> None:
-    for _, meter in meters:
-        meter.update(batch)

@@ -12,7 +12,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from srdistill.engine.build import Parts
-from srdistill.recipe.schema import Recipe
+from srdistill.engine.views import look
+from srdistill.recipe.schema import Recipe, StudentTrain
+from srdistill.teachers.base import Teacher
 
 
 def count_flops(fn: Callable[[], None]) -> int:
@@ -39,11 +41,11 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     """Tables of the components and of every stage's size and cost, for one image."""
     info = parts.data.info
     c, (h, w) = info.channels, info.hr_size
+    fit_student = isinstance(recipe.train, StudentTrain)
     teacher = on_meta(parts.teacher).eval()
-    if recipe.train.fit == "student":  # frozen while the student trains: no weight gradients to count
+    if fit_student:  # frozen while the student trains: no weight gradients to count
         teacher.requires_grad_(False)
     student = on_meta(parts.student).eval() if parts.student is not None else None
-    fit_student = recipe.train.fit == "student"
 
     hr = torch.zeros(1, c, h, w, device="meta")
     lr_size = parts.degradation.output_size((h, w)) if hasattr(parts.degradation, "output_size") else None
@@ -69,12 +71,12 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     with torch.no_grad():
         logits = teacher(hr)
     stages.add_row(
-        f"teacher {recipe.teacher.model_dump().get('model', recipe.teacher.type)}",
+        f"teacher {recipe.teacher.label()}",
         _shape(logits),
         f"{count_flops(lambda: teacher(hr)) / 1e9:.3g}",
     )
     if fit_student and student is not None and parts.loss is not None:
-        step = count_flops(lambda: _student_step(student, teacher, hr, lr, parts.loss.needs_teacher)) / 1e9
+        step = count_flops(lambda: _student_step(student, teacher, hr, lr, parts.loss.needs_teacher)) / 1e9  # type: ignore[union-attr]
         stages.add_row("training step (student fwd+bwd, teacher)", "", f"{step:.3g}")
 
     comps = Table(title="Components", title_justify="left")
@@ -108,17 +110,24 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     return Group(data, comps, stages)
 
 
-def _student_step(
-    student: nn.Module, teacher: nn.Module, hr: torch.Tensor, lr: torch.Tensor, uses_teacher: bool
-) -> None:
-    sr = student(lr, (hr.shape[-2], hr.shape[-1]))
-    if uses_teacher:
-        with torch.no_grad():
-            teacher(hr)
-        out = teacher(sr).sum()
-    else:
-        out = sr.sum()
-    out.backward()
+def _student_step(student: nn.Module, teacher: Teacher, hr: torch.Tensor, lr: torch.Tensor, uses_teacher: bool) -> None:
+    """One training step's forward and backward through the pass training uses (the optimizer's
+    update is elementwise and left out)."""
+    labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
+    looked = look(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False)
+    out = looked.views["student"].logits if uses_teacher else looked.sr["student"]
+    out.sum().backward()
+
+
+class _Degraded(nn.Module):
+    """Stands in for the degradation on the meta device (it has no FLOPs worth counting)."""
+
+    def __init__(self, lr: torch.Tensor) -> None:
+        super().__init__()
+        self.lr = lr
+
+    def forward(self, hr: torch.Tensor) -> torch.Tensor:
+        return self.lr
 
 
 def _shape(t: torch.Tensor) -> str:

@@ -9,11 +9,13 @@ runs/<name>/
   bad_files.txt     images that could not be decoded and were skipped (if any)
   resume/step-N/    the newest snapshots (weights and training state) to resume from
   summary.json      written when training finishes: best epoch and its values
+  .lock             held while a run trains here (see srdistill.engine.lock)
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
+from srdistill.engine.lock import LOCK_FILE
 from srdistill.errors import UserError
 from srdistill.recipe.schema import Recipe
 
@@ -32,6 +35,12 @@ TEACHER_FILE = "teacher_preprocessing.json"
 BAD_FILES = "bad_files.txt"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
+
+
+#: everything a run writes into its folder (a restart before the first snapshot removes these)
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, "tensorboard", "resume")
+
+Status = Literal["new", "finished", "resume", "restart"]
 
 
 def resolved_yaml(recipe: Recipe) -> str:
@@ -48,46 +57,65 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def check(self, recipe_text: str, overwrite: bool, resume: bool = False) -> Literal["new", "finished", "resume"]:
-        """Whether a run of ``recipe_text`` may start here; changes nothing on disk.
+    def check(self, recipe: Recipe, overwrite: bool, resume: bool = False) -> Status:
+        """Whether a run of ``recipe`` may start here; changes nothing on disk.
 
-        ``"finished"``: the folder holds a finished run of this very recipe. ``"resume"``: it
-        holds an unfinished one with a snapshot to continue from. Anything else in the folder
-        is an error unless ``overwrite``; ``resume`` demands something to resume.
+        ``"finished"``: the folder holds a finished run of this recipe. ``"resume"``: an unfinished
+        one with a snapshot to continue from. ``"restart"``: an unfinished one stopped before its
+        first snapshot, to start again. "This recipe" follows :mod:`srdistill.engine.identity`.
+        Anything else in the folder is an error unless ``overwrite``; ``resume`` demands a snapshot.
         """
         from srdistill.engine.snapshots import snapshots
 
         p = self.path
-        if p.exists() and not p.is_dir():
-            raise UserError(f"Run folder {p} exists and is a file.", "Set run.dir to another path.")
+        self.place()
         if overwrite:
             return "new"
-        if not p.is_dir() or not any(p.iterdir()):
+        if not p.is_dir() or not set(os.listdir(p)) - {LOCK_FILE}:
             if resume:
                 raise UserError(f"Nothing to resume in {p}.", "Drop --resume to start the run.")
             return "new"
-        saved = self.file(RECIPE_FILE)
-        same = saved.is_file() and saved.read_text(encoding="utf-8") == recipe_text
-        if same and self.file(SUMMARY_FILE).is_file():
+        changed = self._changes(recipe)
+        if changed:
+            shown = "\n".join(f"  • {c}" for c in changed[:8]) + ("\n  • …" if len(changed) > 8 else "")
+            raise UserError(
+                f"Run folder {p} holds a run of a different recipe; it was left untouched. It differs in:\n{shown}",
+                "Pass --overwrite to replace it, or --set run.dir=<new folder> to keep both.",
+            )
+        if self.file(SUMMARY_FILE).is_file():
             return "finished"
-        if same and snapshots(p):
+        if snapshots(p):
             return "resume"
-        if same and not resume and set(os.listdir(p)) <= {RECIPE_FILE, TEACHER_FILE}:
-            return "new"  # stopped before its first snapshot: nothing to keep
-        what = "a run of a different recipe" if saved.is_file() and not same else "an unfinished run with no snapshot"
-        raise UserError(
-            f"Run folder {p} already holds {what}; it was left untouched.",
-            "Pass --overwrite to replace it, or --set run.dir=<new folder> to keep both.",
-        )
+        if resume:
+            raise UserError(f"The run in {p} stopped before its first snapshot: nothing to resume.",
+                            "Drop --resume: the run starts again from the beginning.")  # fmt: skip
+        return "restart"
 
-    def create(self, recipe_text: str, overwrite: bool) -> None:
-        """Empty (with ``overwrite``) or make the folder, and save the resolved recipe in it."""
+    def _changes(self, recipe: Recipe) -> list[str]:
+        from srdistill.engine.identity import differences
+
+        saved = self.file(RECIPE_FILE)
+        if not saved.is_file():
+            return [f"{p.name}: not written by srdistill train" for p in sorted(self.path.iterdir())
+                    if p.name != LOCK_FILE][:3]  # fmt: skip
+        try:
+            data = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            return [f"{RECIPE_FILE}: unreadable"]
+        return differences(data, recipe)
+
+    def create(self, recipe: Recipe, status: Status) -> None:
+        """Empty the folder (a new run with ``--overwrite``, or a restart) and save the resolved recipe in it."""
         p = self.path
-        if overwrite and p.is_dir():
-            shutil.rmtree(p)
         try:
             p.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.file(RECIPE_FILE), recipe_text)
+            for entry in p.iterdir():
+                if entry.name == LOCK_FILE or (status == "restart" and entry.name not in RUN_FILES):
+                    continue  # the lock stays held; a restart removes only what a run writes
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            _atomic_write(self.file(RECIPE_FILE), resolved_yaml(recipe))
         except OSError as e:
             raise UserError(
                 f"Cannot write to run folder {p}: {e.strerror}.", "Set run.dir to a writable folder."
@@ -102,6 +130,25 @@ class RunDir:
             if new:
                 writer.writeheader()
             writer.writerow({k: _fmt(v) for k, v in row.items()})
+            f.flush()
+            os.fsync(f.fileno())
+
+    def keep_epochs_before(self, epoch: int) -> None:
+        """Drop the metrics rows of ``epoch`` and later: a run resumed there writes them again."""
+        path = self.file(METRICS_FILE)
+        if not path.is_file():
+            return
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows, header = list(reader), reader.fieldnames or []
+        kept = [r for r in rows if int(r["epoch"]) < epoch]
+        if len(kept) == len(rows):
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(kept)
+        _atomic_write(path, buffer.getvalue())
 
     def write_lines(self, name: str, lines: list[str]) -> None:
         _atomic_write(self.file(name), "".join(f"{line}\n" for line in lines))
@@ -112,6 +159,28 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, str]]:
         with self.file(METRICS_FILE).open(newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
+
+    def place(self) -> Path | None:
+        """Check that the folder can be one; returns the first of its folders that does not exist yet."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"Run folder {self.path} exists and is a file.", "Set run.dir to another path.")
+        missing = None
+        for folder in (self.path, *self.path.parents):
+            if folder.exists():
+                break
+            missing = folder
+        return missing
+
+    def remove_if_unused(self, created: Path | None) -> None:
+        """Remove the folder if nothing but the lock file is in it (a run that never started), and the
+        empty parents made for it, up to ``created`` (what :meth:`place` returned)."""
+        if created is None or not self.path.is_dir() or set(os.listdir(self.path)) - {LOCK_FILE}:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        for folder in self.path.parents:
+            if not folder.is_relative_to(created) or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def _fmt(v: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,23 @@ def load_snapshot(path: Path, weights: nn.Module) -> dict[str, Any]:
             f"Cannot read the training state {path / STATE}: {e}",
             "Delete that snapshot folder to resume from the one before it, or pass --overwrite to start again.",
         ) from None
+
+
+def load_latest(run_path: Path, weights: nn.Module, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+    """The newest snapshot that reads back whole (loaded into ``weights``) and its training state.
+
+    A snapshot is renamed into place only once written and flushed, so a damaged one means the
+    disk lost data; the one before it is used then, and ``warn`` says so.
+    """
+    found = snapshots(run_path)
+    for path in reversed(found):
+        try:
+            return path, load_snapshot(path, weights)
+        except UserError as e:
+            if path == found[0]:
+                raise
+            warn(f"snapshot {path.name} cannot be read ({e.problem.splitlines()[0]}); using the one before it")
+    raise UserError(f"No snapshot to resume from in {run_path / FOLDER}.", "Pass --overwrite to start again.")
 
 
 def rng_state() -> dict[str, Any]:

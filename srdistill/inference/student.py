@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from srdistill.catalog import catalog
 from srdistill.checkpoints import read_metadata, read_state_dict
 from srdistill.data.base import DataInfo
-from srdistill.engine.build import load_student_checkpoint
 from srdistill.errors import UserError
 from srdistill.students.base import SuperResolver
+from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.students.rrdb import RRDBConfig
 
 
@@ -29,4 +30,4 @@ def load_student(path: Path) -> tuple[SuperResolver, int]:
 
         channels = infer_arch(to_basicsr(read_state_dict(path, "checkpoint"))).num_in_ch
     info = DataInfo(channels=int(channels), num_classes=0, hr_size=(0, 0), class_names=())
-    return load_student_checkpoint(path, info, RRDBConfig(type="rrdb")), int(channels)
+    return load_student_checkpoint(path, info, RRDBConfig(type="rrdb"), catalog().students), int(channels)

@@ -24,6 +24,11 @@ class FeatureConfig(WeightedConfig):
     type: Literal["feature"]
     layers: list[str] = Field(min_length=1, description="Module names inside the teacher model, e.g. layer2, layer3.")
 
+    @classmethod
+    def tiny(cls, folder: Path) -> FeatureConfig:
+        """Layers of the tiny teacher (timm's test_resnet) the registry-wide tests use."""
+        return cls(type="feature", layers=["layer1", "layer2"])
+
 
 class FeatureMSE(Loss):
     """Mean over ``layers`` of the MSE between the teacher's features of SR and of the original."""
@@ -91,6 +96,17 @@ class PerceptualConfig(WeightedConfig):
         default_factory=lambda: {"conv5_4": 1.0}, description="VGG19 convolutions and their weights."
     )
     criterion: Literal["l1", "mse"] = "l1"
+
+    @classmethod
+    def tiny(cls, folder: Path) -> PerceptualConfig:
+        """VGG19's first convolution only (a file may hold just the first layers)."""
+        import torch
+        import torchvision
+
+        path = folder / "vgg19_conv1_1.pth"
+        first = torchvision.models.vgg19(weights=None).features[0]
+        torch.save({f"features.0.{k}": v for k, v in first.state_dict().items()}, path)
+        return cls(type="perceptual", weights=path, layers={"conv1_1": 1.0})
 
 
 class Perceptual(Loss):

@@ -35,6 +35,8 @@ class Metric:
     higher_is_better: bool = True
     #: True if the metric compares a classifier's logits with labels (not defined for dense teachers)
     needs_labels: bool = False
+    #: True if the metric compares a method's output with the original's (trivial on the originals)
+    against_original: bool = False
 
     def __init__(self) -> None:
         self.total: torch.Tensor | None = None

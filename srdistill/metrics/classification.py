@@ -45,6 +45,7 @@ class LogitMSE(Metric):
     """Mean squared difference between the teacher's outputs (logits or maps) on SR and on the original."""
 
     higher_is_better = False
+    against_original = True
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         return (batch.logits.float() - batch.ref_logits.float()).pow(2).flatten(1).mean(dim=1)
@@ -53,6 +54,20 @@ class LogitMSE(Metric):
 class Agreement(Metric):
     """Share of images (of pixels, for maps) whose top class equals the teacher's on the original."""
 
+    against_original = True
+
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         same = batch.logits.argmax(dim=1) == batch.ref_logits.argmax(dim=1)
         return same.float().flatten(1).mean(dim=1) if same.ndim > 1 else same.float()
+
+
+class CEGap(Metric):
+    """CE on SR − CE on the original, per image (the paper's validation rule; 0 on the original row)."""
+
+    higher_is_better = False
+    needs_labels = True
+    against_original = True
+
+    def per_image(self, batch: EvalBatch) -> torch.Tensor:
+        ce = F.cross_entropy(batch.logits.float(), batch.labels, reduction="none")
+        return ce - F.cross_entropy(batch.ref_logits.float(), batch.labels, reduction="none")

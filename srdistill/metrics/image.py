@@ -10,6 +10,8 @@ from srdistill.metrics.base import EvalBatch, Metric
 class PSNR(Metric):
     """Peak signal-to-noise ratio per image in dB (torchmetrics; data range 1), averaged."""
 
+    against_original = True
+
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         from torchmetrics.functional.image import peak_signal_noise_ratio
 
@@ -20,6 +22,8 @@ class PSNR(Metric):
 
 class SSIM(Metric):
     """Structural similarity per image (torchmetrics; Gaussian window 11, sigma 1.5), averaged."""
+
+    against_original = True
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         from torchmetrics.functional.image import structural_similarity_index_measure

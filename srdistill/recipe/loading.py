@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from srdistill.catalog import catalog
 from srdistill.errors import UserError
-from srdistill.recipe.schema import COMPONENT_SECTIONS, Recipe, recipe_model
+from srdistill.recipe.schema import COMPONENT_SECTIONS, FITS, Recipe, StudentTrain, TeacherTrain, recipe_model
 from srdistill.registry import did_you_mean
 
 RECIPE_FIX = "Fix the keys above; `srdistill list` shows component names and recipes/ has complete examples."
@@ -128,6 +128,8 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     section = str(path[0]) if path else ""
 
+    if section == "train" and kind == "union_tag_invalid":
+        return f"train.fit: unknown fit '{ctx.get('tag', value)}'; one of: {', '.join(FITS)}"
     if kind in ("union_tag_invalid", "union_tag_not_found") or (
         kind == "literal_error" and path and path[-1] == "type"
     ):
@@ -140,6 +142,8 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
         return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}"
     if kind == "extra_forbidden":
         name = str(path[-1])
+        if section == "train" and parent_model is StudentTrain and name in TeacherTrain.model_fields:
+            return f"{where}: applies to fit: teacher only (this train section has fit: student)"
         allowed = sorted(parent_model.model_fields) if parent_model is not None else []
         hint = did_you_mean(name, allowed)
         listing = f" Allowed here: {', '.join(allowed)}" if allowed else ""
@@ -163,7 +167,7 @@ def _walk(loc: tuple[Any, ...], raw: Any, model: type[BaseModel]) -> tuple[list[
     annotation: Any = model
     holder: type[BaseModel] | None = None
     for part in loc:
-        is_tag = isinstance(data, dict) and isinstance(part, str) and part not in data and data.get("type") == part
+        is_tag = isinstance(data, dict) and isinstance(part, str) and part not in data and part in _tags(data)
         if is_tag or (isinstance(part, str) and part.startswith(("function-", "tagged-union["))):
             continue
         path.append(part)
@@ -199,12 +203,18 @@ def _model_of(annotation: Any, data: Any) -> type[BaseModel] | None:
     models = [m for m in _members(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
     if len(models) == 1:
         return models[0]
-    tag = data.get("type") if isinstance(data, dict) else None
+    tags = _tags(data) if isinstance(data, dict) else ()
     for m in models:
-        field = m.model_fields.get("type")
-        if field is not None and tag in typing.get_args(field.annotation):
-            return m
+        for key, tag in zip(("type", "fit"), tags, strict=True):
+            field = m.model_fields.get(key)
+            if field is not None and tag in typing.get_args(field.annotation):
+                return m
     return None
+
+
+def _tags(data: dict[str, Any]) -> tuple[Any, Any]:
+    """The values that pick a union member: a component's ``type``, the train section's ``fit``."""
+    return data.get("type"), data.get("fit", "student")
 
 
 def _item_of(annotation: Any) -> Any:

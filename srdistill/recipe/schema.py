@@ -12,10 +12,16 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, create_model, field_validator, model_validator
 
 from srdistill.catalog import Catalog, catalog
+from srdistill.data.base import DatasetConfig
+from srdistill.losses.base import WeightedConfig
+from srdistill.methods import RESERVED
 from srdistill.registry import ComponentConfig
+from srdistill.settings import Settings
+from srdistill.students.base import StudentConfig
+from srdistill.teachers.base import TeacherConfig
 
 #: recipe section -> registry attribute of :class:`~srdistill.catalog.Catalog`
 COMPONENT_SECTIONS = {
@@ -26,15 +32,13 @@ COMPONENT_SECTIONS = {
     "losses": "losses",
 }
 DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim")
-#: what validation computes each epoch, by ``train.fit``; ``train.monitor`` picks one of them
-VALIDATION_VALUES = {
-    "student": ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap"),
-    "teacher": ("top1", "top5", "ce"),
-}
+#: what validation computes each epoch by default, by ``train.fit``
+STUDENT_VAL_METRICS = (*DEFAULT_METRICS, "ce_gap")
+TEACHER_VAL_METRICS = ("top1", "top5", "ce")
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Section(Settings):
+    """A fixed recipe section."""
 
 
 class RunConfig(Section):
@@ -98,27 +102,19 @@ class SchedulerConfig(Section):
     decay_rate: float = Field(0.1, gt=0)
 
 
-class TrainConfig(Section):
-    fit: Literal["student", "teacher"] = Field(
-        "student",
-        description="student: SR training with the frozen teacher; teacher: fit the teacher with CE.",
-    )
+class TrainBase(Section):
+    """What every fit shares."""
+
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=1)
     max_steps_per_epoch: int | None = Field(None, ge=1, description="Cut epochs short (smoke tests).")
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this value.")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="fit: teacher only.")
-    trainable: Literal["all", "head"] = Field(
-        "all",
-        description="fit: teacher only: train every weight, or only the classifier (backbone frozen, in eval mode).",
-    )
-    hflip: bool = Field(False, description="fit: teacher only: random horizontal flips of the originals.")
     monitor: str | None = Field(
         None,
-        description="Validation value that picks the best epoch; default ce_gap (student: the paper's rule) or "
-        "ce (teacher). Any validation metric or ce_gap.",
+        description="Validation metric that picks the best epoch; default ce_gap (student: the paper's rule; "
+        "logit_mse for a teacher without class outputs) or ce (teacher). Any registered metric.",
     )
     checkpoint_every: int = Field(
         0, ge=0, description="Also snapshot every this many steps (0: at epoch ends and every checkpoint_minutes)."
@@ -133,6 +129,60 @@ class TrainConfig(Section):
     tensorboard: bool | None = Field(
         None, description="TensorBoard logs in the run folder; default: on when tensorboard is installed."
     )
+
+    @field_validator("monitor")
+    @classmethod
+    def _known_monitor(cls, name: str | None) -> str | None:
+        return None if name is None else catalog().metrics.check(name)
+
+
+class StudentTrain(TrainBase):
+    """Train the student through the frozen teacher (SR distillation)."""
+
+    fit: Literal["student"] = Field("student", description="student: SR training with the frozen teacher.")
+
+    def monitor_for(self, outputs_classes: bool) -> str:
+        """The monitor: the recipe's, else the paper's ce_gap (logit_mse for a teacher without classes)."""
+        return self.monitor or ("ce_gap" if outputs_classes else "logit_mse")
+
+
+class TeacherTrain(TrainBase):
+    """Fit the teacher with cross-entropy on the originals."""
+
+    fit: Literal["teacher"] = Field(description="teacher: fit the teacher with CE on the originals.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    trainable: Literal["all", "head"] = Field(
+        "all", description="Train every weight, or only the classifier (backbone frozen, in eval mode)."
+    )
+    hflip: bool = Field(False, description="Random horizontal flips of the originals.")
+
+    @field_validator("monitor")
+    @classmethod
+    def _scored_on_originals(cls, name: str | None) -> str | None:
+        if name is not None and catalog().metrics.get(name).build().against_original:
+            raise ValueError(
+                f"'{name}' compares SR with the original, but a teacher fit is validated on the originals alone; "
+                "use a metric such as top1, top5 or ce"
+            )
+        return name
+
+    def monitor_for(self, outputs_classes: bool) -> str:
+        """The monitor: the recipe's, else cross-entropy."""
+        return self.monitor or "ce"
+
+
+def _fit(value: Any) -> str:
+    """The ``train`` section's mode; ``fit`` may be left out for the student."""
+    if isinstance(value, dict):
+        return str(value.get("fit", "student"))
+    return str(getattr(value, "fit", "student"))
+
+
+TrainConfig = Annotated[
+    Annotated[StudentTrain, Tag("student")] | Annotated[TeacherTrain, Tag("teacher")],
+    Discriminator(_fit),
+]
+FITS = ("student", "teacher")
 
 
 class CheckpointRef(Section):
@@ -151,7 +201,7 @@ class CompareConfig(Section):
     def _distinct_names(cls, refs: list[CheckpointRef]) -> list[CheckpointRef]:
         seen: set[str] = set()
         for ref in refs:
-            if ref.name in ("original", "bilinear", "bicubic"):
+            if ref.name in RESERVED:
                 raise ValueError(f"'{ref.name}' names a built-in row; give the checkpoint another name")
             if ref.name in seen:
                 raise ValueError(f"two checkpoints are named '{ref.name}'; row names must differ")
@@ -172,12 +222,12 @@ class Recipe(Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$", description="auto picks CUDA when present.")
     run: RunConfig = RunConfig()
     runtime: RuntimeConfig = RuntimeConfig()
-    data: ComponentConfig
+    data: DatasetConfig
     degradation: ComponentConfig
-    teacher: ComponentConfig
-    student: ComponentConfig | None = None
-    losses: list[ComponentConfig] = Field(default_factory=list)
-    train: TrainConfig = TrainConfig()
+    teacher: TeacherConfig
+    student: StudentConfig | None = None
+    losses: list[WeightedConfig] = Field(default_factory=list)
+    train: TrainConfig = StudentTrain()
     compare: CompareConfig = CompareConfig()
 
     @property
@@ -186,24 +236,12 @@ class Recipe(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
-        if self.train.fit == "student":
+        if isinstance(self.train, StudentTrain):
             if self.student is None:
                 raise ValueError("train.fit is 'student' but the recipe has no student section")
             if not self.losses:
                 raise ValueError("train.fit is 'student' but losses is empty; add e.g. `- type: logit_mse`")
-        monitor = self.train.monitor
-        if monitor is not None:
-            allowed = VALIDATION_VALUES[self.train.fit]
-            if monitor not in allowed:
-                raise ValueError(
-                    f"train.monitor '{monitor}' is not a validation value of fit: {self.train.fit}; "
-                    f"use one of {', '.join(allowed)}"
-                )
         return self
-
-    @property
-    def monitor(self) -> str:
-        return self.train.monitor or ("ce_gap" if self.train.fit == "student" else "ce")
 
 
 def _union(configs: list[type[ComponentConfig]]) -> Any:

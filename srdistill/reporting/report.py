@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from srdistill.engine.evaluate import ORIGINAL
 from srdistill.errors import UserError
+from srdistill.methods import ORIGINAL, REFERENCE_BASELINE
 from srdistill.recipe.schema import Recipe
 from srdistill.reporting import plots
 from srdistill.reporting.analysis import ClassStats, class_stats, ranked
@@ -43,7 +43,7 @@ def make_report(recipe: Recipe, out: Path, console: Console | None, method: str 
     runs = {recipe.name: recipe.run_dir / "metrics.csv"}
     for ref in recipe.compare.checkpoints:
         runs.setdefault(ref.path.parent.name, ref.path.parent / "metrics.csv")
-    compared = {ORIGINAL: None, "bicubic": None, target: None}
+    compared = {ORIGINAL: None, REFERENCE_BASELINE: None, target: None}
     figures = [
         plots.training_curves(runs, out / "training_curves.png"),
         plots.change_distribution(before, after, target, out / "class_change.png"),

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from srdistill.imaging import Interpolation, resize
 from srdistill.registry import ComponentConfig
+
+
+class StudentConfig(ComponentConfig):
+    """Base of student configs."""
+
+
+class LearnedStudentConfig(StudentConfig):
+    """Base of students with weights: a checkpoint of one is loaded through ``weights``."""
+
+    weights: Path | None = Field(None, description="Weights file to start from (.safetensors or .pth).")
 
 
 class SuperResolver(nn.Module):
@@ -32,12 +45,10 @@ class SuperResolver(nn.Module):
         net: nn.Module,
         mode: Interpolation = "bicubic",
         multiple: int = 1,
-        config: ComponentConfig | None = None,
+        config: StudentConfig | None = None,
     ) -> None:
         super().__init__()
-        self.net = net
-        self.mode = mode
-        self.multiple = multiple
+        self.net, self.mode, self.multiple = net, mode, multiple
         #: the config with every size resolved (what a checkpoint records to be rebuilt)
         self.config = config
 

@@ -7,17 +7,16 @@ from typing import Literal
 from torch import nn
 
 from srdistill.data.base import DataInfo
-from srdistill.registry import ComponentConfig
-from srdistill.students.base import SuperResolver
+from srdistill.students.base import StudentConfig, SuperResolver
 
 
-class BicubicConfig(ComponentConfig):
+class BicubicConfig(StudentConfig):
     """Bicubic interpolation to the original size (kornia, align_corners=False)."""
 
     type: Literal["bicubic"]
 
 
-class BilinearConfig(ComponentConfig):
+class BilinearConfig(StudentConfig):
     """Bilinear interpolation to the original size (kornia, align_corners=False)."""
 
     type: Literal["bilinear"]

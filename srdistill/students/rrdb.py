@@ -11,15 +11,14 @@ from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig
-from srdistill.students.base import SuperResolver
+from srdistill.students.base import LearnedStudentConfig, SuperResolver
 from srdistill.students.rrdb_layouts import infer_arch, to_basicsr
 
 #: ESRGAN's sizes, used when neither the recipe nor a weights file gives them
 DEFAULTS = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4}
 
 
-class RRDBConfig(ComponentConfig):
+class RRDBConfig(LearnedStudentConfig):
     """ESRGAN's RRDB network (basicsr RRDBNet), ×4, then resized to the original size."""
 
     type: Literal["rrdb"]
@@ -33,6 +32,10 @@ class RRDBConfig(ComponentConfig):
     resize: Literal["bicubic", "bilinear", "area"] = Field(
         "bicubic", description="Interpolation from the network's output to the original size."
     )
+
+    @classmethod
+    def tiny(cls, folder: Path) -> RRDBConfig:
+        return cls(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4)
 
 
 def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:

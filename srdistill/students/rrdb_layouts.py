@@ -24,24 +24,21 @@ from srdistill.errors import UserError
 
 Layout = str
 
-_ESRGAN = [
-    (re.compile(r"^RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.(weight|bias)$"), r"body.\1.rdb\2.conv\3.\4"),
-    (re.compile(r"^trunk_conv\.(weight|bias)$"), r"conv_body.\1"),
-    (re.compile(r"^upconv1\.(weight|bias)$"), r"conv_up1.\1"),
-    (re.compile(r"^upconv2\.(weight|bias)$"), r"conv_up2.\1"),
-    (re.compile(r"^HRconv\.(weight|bias)$"), r"conv_hr.\1"),
-    (re.compile(r"^(conv_first|conv_last)\.(weight|bias)$"), r"\1.\2"),
-]
-_ESRGAN_OLD = [
-    (re.compile(r"^model\.0\.(weight|bias)$"), r"conv_first.\1"),
-    (re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$"), r"body.\1.rdb\2.conv\3.\4"),
-    (re.compile(r"^model\.1\.sub\.\d+\.(weight|bias)$"), r"conv_body.\1"),
-    (re.compile(r"^model\.3\.(weight|bias)$"), r"conv_up1.\1"),
-    (re.compile(r"^model\.6\.(weight|bias)$"), r"conv_up2.\1"),
-    (re.compile(r"^model\.8\.(weight|bias)$"), r"conv_hr.\1"),
-    (re.compile(r"^model\.10\.(weight|bias)$"), r"conv_last.\1"),
-]
-_RULES = {"esrgan": _ESRGAN, "esrgan_old": _ESRGAN_OLD}
+#: basicsr key (a ``re.sub`` template) <- its key in the esrgan and in the esrgan_old layout (patterns);
+#: each is followed by ``.weight`` or ``.bias``
+_KEYS = (
+    (r"conv_first", r"conv_first", r"model\.0"),
+    (r"body.\1.rdb\2.conv\3", r"RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)", r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0"),
+    (r"conv_body", r"trunk_conv", r"model\.1\.sub\.\d+"),
+    (r"conv_up1", r"upconv1", r"model\.3"),
+    (r"conv_up2", r"upconv2", r"model\.6"),
+    (r"conv_hr", r"HRconv", r"model\.8"),
+    (r"conv_last", r"conv_last", r"model\.10"),
+)
+_RULES = {
+    layout: [(re.compile(rf"^{row[column]}\.(?P<param>weight|bias)$"), rf"{row[0]}.\g<param>") for row in _KEYS]
+    for column, layout in ((1, "esrgan"), (2, "esrgan_old"))
+}
 
 
 def detect_layout(state: Mapping[str, torch.Tensor]) -> Layout:

@@ -10,11 +10,10 @@ from pydantic import Field
 from srdistill.checkpoints import read_state_dict
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig
-from srdistill.students.base import SuperResolver
+from srdistill.students.base import LearnedStudentConfig, SuperResolver
 
 
-class SpandrelConfig(ComponentConfig):
+class SpandrelConfig(LearnedStudentConfig):
     """Any SR network spandrel can load (SwinIR, HAT, ESRGAN, ...), then resized to the original size."""
 
     type: Literal["spandrel"]
@@ -22,6 +21,18 @@ class SpandrelConfig(ComponentConfig):
     resize: Literal["bicubic", "bilinear", "area"] = Field(
         "bicubic", description="Interpolation from the network's output to the original size."
     )
+
+    @classmethod
+    def tiny(cls, folder: Path) -> SpandrelConfig:
+        """A small ESRGAN (RRDB) checkpoint, one architecture spandrel recognises."""
+        import torch
+
+        from srdistill.compat.basicsr import rrdbnet_class
+
+        path = folder / "spandrel_esrgan.pth"
+        net = rrdbnet_class()(num_in_ch=3, num_out_ch=3, num_feat=8, num_block=1, num_grow_ch=32)  # spandrel assumes 32
+        torch.save(net.state_dict(), path)
+        return cls(type="spandrel", weights=path)
 
 
 def build_spandrel(cfg: SpandrelConfig, info: DataInfo) -> SuperResolver:

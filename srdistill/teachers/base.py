@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from srdistill.imaging import Interpolation, center_crop, resize
+from srdistill.registry import ComponentConfig
+
+
+class TeacherConfig(ComponentConfig):
+    """Base of teacher configs: every teacher may start from a weights file (none: random weights)."""
+
+    weights: Path | None = Field(None, description="Weights file; none: randomly initialised.")
+
+    def label(self) -> str:
+        """A short name for tables and plans (a subclass names its model)."""
+        return self.type
 
 
 class Teacher(nn.Module):
@@ -39,11 +52,8 @@ class Teacher(nn.Module):
         kind: Literal["classifier", "dense"] = "classifier",
     ) -> None:
         super().__init__()
-        self.model = model
-        self.kind = kind
-        self.input_size = input_size
-        self.interpolation = interpolation
-        self.crop_pct = crop_pct
+        self.model, self.kind = model, kind
+        self.input_size, self.interpolation, self.crop_pct = input_size, interpolation, crop_pct
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
 
@@ -63,6 +73,11 @@ class Teacher(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(self.preprocess(images))
+
+    @property
+    def outputs_classes(self) -> bool:
+        """Whether the outputs are class logits, comparable with labels (a dense teacher's maps are not)."""
+        return self.kind == "classifier"
 
     def freeze(self) -> Teacher:
         """Evaluation mode and no parameter gradients (gradients still flow to the input)."""

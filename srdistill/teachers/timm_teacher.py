@@ -11,11 +11,11 @@ from torch import nn
 from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig, did_you_mean
-from srdistill.teachers.base import Teacher
+from srdistill.registry import did_you_mean
+from srdistill.teachers.base import Teacher, TeacherConfig
 
 
-class TimmTeacherConfig(ComponentConfig):
+class TimmTeacherConfig(TeacherConfig):
     """Any timm classifier; preprocessing from timm's pretrained config unless set here."""
 
     type: Literal["timm"]
@@ -34,6 +34,13 @@ class TimmTeacherConfig(ComponentConfig):
         description="Load every weight but the classifier, which starts fresh for num_classes (to fine-tune "
         "the teacher to a new label set).",
     )
+
+    def label(self) -> str:
+        return self.model
+
+    @classmethod
+    def tiny(cls, folder: Path) -> TimmTeacherConfig:
+        return cls(type="timm", model="test_resnet", input_size=32, crop_pct=1.0)
 
 
 def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:

@@ -11,18 +11,23 @@ import timm
 import torch
 from rich.console import Console
 
-from srdistill.checkpoints import save_weights
+from srdistill.catalog import catalog
+from srdistill.checkpoints import component_metadata, save_weights
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
-from srdistill.engine.build import checkpoint_metadata, load_student_checkpoint
 from srdistill.engine.compare import compare, recovered_top1, rows_table, rows_to_json
 from srdistill.engine.evaluate import Row
 from srdistill.errors import UserError
 from srdistill.imaging import to_unit
 from srdistill.recipe.loading import validate_recipe
+from srdistill.students.checkpoints import load_student_checkpoint as load_checkpoint
 from srdistill.students.rrdb import RRDBConfig
 
 GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
+
+
+def load_student_checkpoint(path: Path, info: DataInfo, fallback: RRDBConfig | None):
+    return load_checkpoint(path, info, fallback, catalog().students)
 
 
 def quiet() -> Console:
@@ -49,13 +54,13 @@ def files(tmp_path: Path) -> dict[str, Path]:
     save_weights(
         rrdb_net(),
         student,
-        checkpoint_metadata("student", RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4)),
+        component_metadata("student", RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4)),
     )
     wide = tmp_path / "wide.safetensors"  # an architecture other than the recipe's student section
     save_weights(
         rrdb_net(num_feat=12),
         wide,
-        checkpoint_metadata("student", RRDBConfig(type="rrdb", num_feat=12, num_block=1, num_grow_ch=4)),
+        component_metadata("student", RRDBConfig(type="rrdb", num_feat=12, num_block=1, num_grow_ch=4)),
     )
     basicsr = tmp_path / "esrgan.pth"
     torch.save({"params_ema": rrdb_net(seed=1).state_dict()}, basicsr)

@@ -66,18 +66,18 @@ def test_compare_skips_unreadable_images_too(cli, make_recipe, tmp_path, tree_wi
 
 
 def nan_on(steps: set[int]):
-    """A StudentFit.losses that returns NaN on the given calls (counted from 1)."""
-    original = StudentFit.losses
+    """A StudentFit.forward that returns NaN on the given calls (counted from 1)."""
+    original = StudentFit.forward
     calls = {"n": 0}
 
-    def losses(self, hr, labels, model=None, index=None):  # type: ignore[no-untyped-def]
-        out = original(self, hr, labels, model, index)
+    def forward(self, model, hr, labels, index=None):  # type: ignore[no-untyped-def]
+        out = original(self, model, hr, labels, index)
         calls["n"] += 1
         if calls["n"] in steps:
             out["loss"] = out["loss"] * float("nan")
         return out
 
-    return losses
+    return forward
 
 
 def test_a_non_finite_loss_skips_the_update(cli, write_recipe, tmp_path, monkeypatch) -> None:
@@ -85,7 +85,7 @@ def test_a_non_finite_loss_skips_the_update(cli, write_recipe, tmp_path, monkeyp
         "epochs": 1, "batch_size": 16, "max_steps_per_epoch": 4, "val_batch_size": 64, "log_every": 1,
         "optimizer": {"name": "adam", "lr": 1e-3}, "scheduler": {"name": "none"},
     })  # fmt: skip
-    monkeypatch.setattr(StudentFit, "losses", nan_on({2, 3}))
+    monkeypatch.setattr(StudentFit, "forward", nan_on({2, 3}))
     result = cli("train", recipe)
     assert result.exit_code == 0, result.output
     assert result.output.count("loss is not finite; update skipped") == 2
@@ -103,7 +103,7 @@ def test_too_many_non_finite_losses_in_a_row_stop_the_run_keeping_good_checkpoin
         "epochs": 2, "batch_size": 16, "max_steps_per_epoch": 3, "val_batch_size": 64, "max_nonfinite_steps": 2,
         "optimizer": {"name": "adam", "lr": 1e-3},
     })  # fmt: skip
-    monkeypatch.setattr(StudentFit, "losses", nan_on({4, 5, 6}))  # all of epoch 2
+    monkeypatch.setattr(StudentFit, "forward", nan_on({4, 5, 6}))  # all of epoch 2
     result = cli("train", recipe)
     assert result.exit_code == 1
     text = flatten(result.stderr)

@@ -9,7 +9,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from srdistill.engine.build import build_parts
+from srdistill.engine.build import build
 from srdistill.engine.plan import count_flops, describe, on_meta, params
 from srdistill.recipe import load_recipe
 
@@ -66,7 +66,7 @@ def test_dry_run_with_a_pixel_unshuffle_student_on_odd_sizes(cli, write_recipe, 
 
 def test_describe_tables(write_recipe) -> None:
     recipe = load_recipe(write_recipe(losses=[{"type": "logit_mse"}, {"type": "pixel_l1", "weight": 0.5}]))
-    parts = build_parts(recipe, torch.device("cpu"))
+    parts = build(recipe, "train", torch.device("cpu"))
     text = render(describe(recipe, parts))
     student_params = sum(p.numel() for p in parts.student.parameters())
     teacher_params = sum(p.numel() for p in parts.teacher.parameters())

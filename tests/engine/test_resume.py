@@ -1,4 +1,4 @@
-"""Exact resume: a run killed at a random step and started again ends with bit-identical weights."""
+"""Exact resume: a run killed anywhere and started again ends with bit-identical weights and one row per epoch."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ STEPS_PER_EPOCH = 5
 EPOCHS = 2
 
 
-def resumable_recipe(make_recipe, folder: Path) -> Path:
+def resumable_recipe(make_recipe, folder: Path, **train: Any) -> Path:
     recipe: dict[str, Any] = make_recipe(folder)
     recipe["run"]["dir"] = str(folder / "run")
     recipe["train"] |= {
@@ -28,6 +28,7 @@ def resumable_recipe(make_recipe, folder: Path) -> Path:
         "max_steps_per_epoch": STEPS_PER_EPOCH,
         "checkpoint_every": 1,
         "log_every": 1,
+        **train,
     }
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -84,50 +85,88 @@ def reference(tmp_path_factory: pytest.TempPathFactory, make_recipe) -> dict[str
     return {"weights": weights(folder / "run"), "metrics": validation_columns(folder / "run")}
 
 
-def kill_and_resume(make_recipe, folder: Path, seed: int, how: signal.Signals) -> None:
-    rng = random.Random(seed)
-    # the line of step k is printed after step k - 1's snapshot: from epoch 1, step 2 on there is one
-    epoch = rng.randint(1, EPOCHS)
-    step = rng.randint(2 if epoch == 1 else 1, STEPS_PER_EPOCH - 1)
-    recipe = resumable_recipe(make_recipe, folder)
-    proc = srdistill("train", str(recipe))
-    run_until(proc, epoch, step)
-    proc.send_signal(how)
+def faulty(fault: str, recipe: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200", "OMP_WAIT_POLICY": "PASSIVE"}
+    script = Path(__file__).with_name("faulty_train.py")
+    return subprocess.Popen(
+        [sys.executable, str(script), fault, str(recipe)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=env,
+    )  # fmt: skip
+
+
+#: where a kill lands: a random step (snapshots every step), a step of epoch 1 before any
+#: snapshot exists, between an epoch's metrics row and its snapshot, and half-way through a snapshot
+KINDS = ("step", "before_first_snapshot", "epoch_boundary", "during_snapshot")
+
+
+def kill(make_recipe, folder: Path, kind: str, rng: random.Random) -> Path:
+    """Start the run, kill it (SIGKILL) as ``kind`` says, and return its recipe."""
+    if kind == "before_first_snapshot":
+        recipe = resumable_recipe(make_recipe, folder, checkpoint_every=0, checkpoint_minutes=0)
+        proc = srdistill("train", str(recipe))
+        run_until(proc, 1, rng.randint(1, STEPS_PER_EPOCH - 1))
+        proc.send_signal(signal.SIGKILL)
+        assert not list((folder / "run").glob("resume/step-*"))
+    elif kind == "step":
+        recipe = resumable_recipe(make_recipe, folder)
+        # the line of step k is printed before step k's snapshot: from epoch 1, step 2 on there is one
+        epoch = rng.randint(1, EPOCHS)
+        proc = srdistill("train", str(recipe))
+        run_until(proc, epoch, rng.randint(2 if epoch == 1 else 1, STEPS_PER_EPOCH - 1))
+        proc.send_signal(signal.SIGKILL)
+    elif kind == "epoch_boundary":
+        recipe = resumable_recipe(make_recipe, folder)
+        proc = faulty(f"row:{rng.randint(1, EPOCHS)}", recipe)
+    else:
+        recipe = resumable_recipe(make_recipe, folder)
+        proc = faulty(f"snapshot:{rng.randint(1, EPOCHS * STEPS_PER_EPOCH)}", recipe)
     code, out = finish(proc)
-    if how == signal.SIGKILL:
-        assert code == -signal.SIGKILL
-    else:  # a clean stop: snapshot saved, exit 128 + signal, no traceback
-        assert code == 128 + how, out
-        assert "run the same command again to resume" in out and "Traceback" not in out
+    assert code == -signal.SIGKILL, out
     assert not (folder / "run" / "summary.json").exists()
+    return recipe
+
+
+def kill_and_resume(make_recipe, folder: Path, kind: str, seed: int) -> None:
+    recipe = kill(make_recipe, folder, kind, random.Random(seed))
     code, out = finish(srdistill("train", str(recipe)))
     assert code == 0, out
-    assert "resuming" in out
+    assert ("resuming" in out) == (kind != "before_first_snapshot"), out
 
 
 def assert_same_run(folder: Path, reference: dict[str, Any]) -> None:
+    """Bit-identical weights, the same validation values, and each epoch's row exactly once."""
     resumed = weights(folder / "run")
     assert resumed.keys() == reference["weights"].keys()
     for key, value in reference["weights"].items():
         assert torch.equal(resumed[key], value), key
     assert validation_columns(folder / "run") == reference["metrics"]
     assert not (folder / "run" / "resume").exists()  # snapshots are dropped once the run is finished
+    assert not (folder / "run" / ".lock").exists()
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_sigkill_at_a_random_step_then_resume_is_bit_identical(tmp_path, make_recipe, reference, seed) -> None:
-    kill_and_resume(make_recipe, tmp_path, seed, signal.SIGKILL)
+@pytest.mark.parametrize("kind", KINDS)
+def test_killed_then_resumed_is_bit_identical(tmp_path, make_recipe, reference, kind: str) -> None:
+    kill_and_resume(make_recipe, tmp_path, kind, seed=0)
     assert_same_run(tmp_path, reference)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10, 20))
-def test_sigkill_and_resume_ten_times(tmp_path, make_recipe, reference, seed) -> None:
-    kill_and_resume(make_recipe, tmp_path, seed, signal.SIGKILL)
+def test_ten_random_kills(tmp_path, make_recipe, reference, seed: int) -> None:
+    """Each kind of kill two or three times, at random places."""
+    kill_and_resume(make_recipe, tmp_path, KINDS[seed % len(KINDS)], seed)
     assert_same_run(tmp_path, reference)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("how", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_sigterm_and_sigint_save_and_exit_cleanly(tmp_path, make_recipe, reference, how) -> None:
-    kill_and_resume(make_recipe, tmp_path, 3, how)
+    recipe = resumable_recipe(make_recipe, tmp_path)
+    proc = srdistill("train", str(recipe))
+    run_until(proc, 1, 3)
+    proc.send_signal(how)
+    code, out = finish(proc)
+    assert code == 128 + how, out  # a clean stop: snapshot saved, exit 128 + signal, no traceback
+    assert "run the same command again to resume" in out and "Traceback" not in out
+    code, out = finish(srdistill("train", str(recipe)))
+    assert code == 0 and "resuming" in out, out
     assert_same_run(tmp_path, reference)

@@ -56,7 +56,8 @@ def test_tiny_recipe_is_valid(write_recipe) -> None:
     assert recipe.student.num_feat == 8
     assert recipe.degradation.factor == pytest.approx(0.32)
     assert [loss.type for loss in recipe.losses] == ["logit_mse"]
-    assert recipe.monitor == "ce_gap"
+    assert recipe.train.monitor_for(True) == "ce_gap"
+    assert recipe.train.monitor_for(False) == "logit_mse"  # a teacher without class outputs
 
 
 def test_defaults_fill_in(write_recipe) -> None:
@@ -70,7 +71,7 @@ def test_defaults_fill_in(write_recipe) -> None:
 def test_teacher_fit_monitor_defaults_to_ce(write_recipe) -> None:
     recipe = load_recipe(write_recipe(student=None, losses=None, train={"fit": "teacher"}))
     assert recipe.student is None and recipe.losses == []
-    assert recipe.monitor == "ce"
+    assert recipe.train.monitor_for(True) == "ce"
 
 
 def test_unknown_top_level_key_suggests(write_recipe) -> None:
@@ -141,7 +142,21 @@ def test_all_problems_reported_at_once(write_recipe) -> None:
         ({"train": {"optimizer": {"lr": -1}}}, "train.optimizer.lr", "greater than 0"),
         ({"train": {"optimizer": {"name": "nosuchopt"}}}, "train.optimizer.name", "unknown optimizer"),
         ({"train": {"scheduler": {"name": "linear"}}}, "train.scheduler.name", "cosine"),
-        ({"train": {"fit": "both"}}, "train.fit", "'student' or 'teacher'"),
+        ({"train": {"fit": "both"}}, "train.fit", "unknown fit 'both'; one of: student, teacher"),
+        ({"train": {"monitor": "nope"}}, "train.monitor", "Unknown metric 'nope'"),
+        ({"train": {"hflip": True}}, "train.hflip", "applies to fit: teacher only"),
+        ({"train": {"label_smoothing": 0.1}}, "train.label_smoothing", "applies to fit: teacher only"),
+        (
+            {"student": None, "losses": None, "train": {"fit": "teacher", "monitor": "psnr"}},
+            "train.monitor",
+            "validated on the originals alone",
+        ),
+        ({"train": {"epochs": True}}, "train.epochs", "valid integer"),  # YAML true is not 1
+        ({"train": {"grad_clip": False}}, "train.grad_clip", "valid number"),
+        ({"teacher": {"type": "timm", "mean": [True]}}, "teacher.mean.0", "valid number"),
+        ({"train": {"optimizer": {"lr": float("inf")}}}, "train.optimizer.lr", "finite number"),
+        ({"losses": [{"type": "logit_mse", "weight": float("nan")}]}, "losses.0.weight", "finite number"),
+        ({"degradation": {"type": "bicubic", "factor": float("nan")}}, "degradation.factor", "finite number"),
         ({"compare": {"metrics": ["nope"]}}, "compare.metrics", "Unknown metric 'nope'"),
         ({"device": "gpu"}, "device", "pattern"),
         ({"name": "has space"}, "name", "pattern"),
@@ -183,11 +198,6 @@ def test_one_problem(write_recipe, sections: dict[str, Any], expected_path: str,
     [
         ({"student": None}, "no student section"),
         ({"losses": []}, "losses is empty"),
-        ({"train": {"monitor": "nope"}}, "train.monitor 'nope'"),
-        (
-            {"student": None, "losses": None, "train": {"fit": "teacher", "monitor": "psnr"}},
-            "train.monitor 'psnr'",
-        ),
     ],
 )
 def test_inconsistent_sections(write_recipe, sections: dict[str, Any], expected: str) -> None:

@@ -10,11 +10,11 @@ from pydantic import Field
 from srdistill.checkpoints import load_weights
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig, did_you_mean
-from srdistill.teachers.base import Teacher
+from srdistill.registry import did_you_mean
+from srdistill.teachers.base import Teacher, TeacherConfig
 
 
-class TorchvisionTeacherConfig(ComponentConfig):
+class TorchvisionTeacherConfig(TeacherConfig):
     """A torchvision classifier; preprocessing from its torchvision weights' transforms."""
 
     type: Literal["torchvision"]
@@ -24,6 +24,10 @@ class TorchvisionTeacherConfig(ComponentConfig):
         "DEFAULT", description="torchvision weights entry whose transforms give the preprocessing, e.g. IMAGENET1K_V2."
     )
     num_classes: int | None = Field(None, ge=1, description="Classifier outputs; default: the data set's classes.")
+
+    @classmethod
+    def tiny(cls, folder: Path) -> TorchvisionTeacherConfig:
+        return cls(type="torchvision", model="mobilenet_v3_small")
 
 
 def build_torchvision_teacher(cfg: TorchvisionTeacherConfig, info: DataInfo) -> Teacher:

@@ -12,14 +12,14 @@ from torch import nn
 from srdistill.checkpoints import load_weights
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
-from srdistill.registry import ComponentConfig, did_you_mean
-from srdistill.teachers.base import Teacher
+from srdistill.registry import did_you_mean
+from srdistill.teachers.base import Teacher, TeacherConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class SegmentationTeacherConfig(ComponentConfig):
+class SegmentationTeacherConfig(TeacherConfig):
     """A torchvision segmentation model; the student matches its per-pixel class maps."""
 
     type: Literal["torchvision_seg"]

@@ -1,4 +1,4 @@
-"""GuardedUpdate: a non-finite loss skips the update exactly, fused (on the device) or not."""
+"""NonFiniteGuard: a non-finite loss skips the update exactly, fused (on the device) or not."""
 
 from __future__ import annotations
 
@@ -7,17 +7,34 @@ import torch
 from timm.optim import create_optimizer_v2
 
 from srdistill.engine.distributed import SINGLE
-from srdistill.engine.updates import GuardedUpdate
+from srdistill.engine.guard import NonFiniteGuard
 
 NAN = float("nan")
 
 
-def setup(fused: bool) -> tuple[torch.nn.Module, GuardedUpdate]:
+class Update:
+    """The loop's step: check, backward, clip, guarded step; returns the 0/1 skip flag."""
+
+    def __init__(self, model: torch.nn.Module, fused: bool) -> None:
+        self.model = model
+        self.optimizer = create_optimizer_v2(model, opt="adam", lr=0.1, fused=fused)
+        self.guard = NonFiniteGuard(self.optimizer, SINGLE, torch.device("cpu"))
+        self.on_device = self.guard.on_device
+        self.read, self.restore, self.new_epoch = self.guard.read, self.guard.restore, self.guard.new_epoch
+
+    def __call__(self, loss: torch.Tensor) -> torch.Tensor:
+        bad = self.guard.check(loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.model.parameters()), 1.0)
+        self.guard.step(bad)
+        return bad
+
+
+def setup(fused: bool) -> tuple[torch.nn.Module, Update]:
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 3)
-    optimizer = create_optimizer_v2(model, opt="adam", lr=0.1, fused=fused)
-    update = GuardedUpdate(optimizer, list(model.parameters()), 1.0, SINGLE, torch.device("cpu"))
-    return model, update
+    return model, Update(model, fused)
 
 
 def loss_of(model: torch.nn.Module, scale: float = 1.0) -> torch.Tensor:

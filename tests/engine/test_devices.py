@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from srdistill.engine.build import build_parts
-from srdistill.engine.runtime import autocast, configure, select_device
+from srdistill.engine.build import build
+from srdistill.engine.devices import autocast, configure, select_device
 from srdistill.errors import UserError
 from srdistill.recipe.loading import validate_recipe
 from srdistill.recipe.schema import RuntimeConfig
@@ -42,7 +42,7 @@ def test_cuda_asked_without_cuda_is_a_clear_error() -> None:
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_channels_last_switch(make_recipe, tmp_path, channels_last: bool) -> None:
     recipe = validate_recipe(make_recipe(tmp_path, runtime={"channels_last": channels_last}))
-    parts = build_parts(recipe, torch.device("cpu"))
+    parts = build(recipe, "train", torch.device("cpu"))
     for weight in (parts.student.net.conv_body.weight, parts.teacher.model.layer1[0].conv1.weight):
         assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last
         assert weight.is_contiguous() != channels_last

@@ -1,4 +1,4 @@
-"""One optimizer update per step, skipped when the loss is not finite, without waiting for the device.
+"""Skipping the update of a step whose loss is not finite, without waiting for the device.
 
 Deciding on the host whether a loss is finite means reading it back (``bool(loss)``), which
 stalls a GPU every step while the host waits. Fused optimizers (torch's Adam, AdamW, SGD, on
@@ -16,43 +16,33 @@ import torch.distributed as dist
 from srdistill.engine.distributed import Cluster
 
 
-class GuardedUpdate:
-    """``update(loss)``: backward, clip, step; a non-finite loss on any process skips the step."""
+class NonFiniteGuard:
+    """``bad = guard.check(loss)`` before the backward pass, ``guard.step(bad)`` in place of
+    ``optimizer.step()``: the update is skipped on every process if the loss is not finite on any."""
 
-    def __init__(
-        self,
-        optimizer: torch.optim.Optimizer,
-        params: list[torch.nn.Parameter],
-        grad_clip: float | None,
-        cluster: Cluster,
-        device: torch.device,
-    ) -> None:
-        self.optimizer, self.params, self.grad_clip, self.cluster = optimizer, params, grad_clip, cluster
+    def __init__(self, optimizer: torch.optim.Optimizer, cluster: Cluster, device: torch.device) -> None:
+        self.optimizer, self.cluster = optimizer, cluster
         self.on_device = bool(optimizer.defaults.get("fused"))
         zero = torch.zeros((), device=device)
         self.skipped, self.run, self.longest_run = zero.clone(), zero.clone(), zero.clone()
 
-    def __call__(self, loss: torch.Tensor) -> torch.Tensor:
-        """Apply one update from ``loss``; returns a 0-dim float tensor, 1 where the step was skipped."""
+    def check(self, loss: torch.Tensor) -> torch.Tensor:
+        """A 0-dim float tensor, 1 where ``loss`` is not finite (on any process); counted at once."""
         bad = (~torch.isfinite(loss.detach())).float()
         if self.cluster.distributed:  # the replicas must agree; an all-reduce, no read-back
             dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.on_device:
-            loss.backward()
-            if self.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
-            self.optimizer.found_inf = bad  # type: ignore[attr-defined]  # read by fused optimizers
-            self.optimizer.step()
-        elif not bool(bad):  # no fused form: the flag has to be read here
-            loss.backward()
-            if self.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
-            self.optimizer.step()
         self.skipped += bad
         self.run = (self.run + bad) * bad
         self.longest_run = torch.maximum(self.longest_run, self.run)
         return bad
+
+    def step(self, bad: torch.Tensor) -> None:
+        """``optimizer.step()``, skipped where ``bad``: on the device for a fused optimizer."""
+        if self.on_device:
+            self.optimizer.found_inf = bad  # type: ignore[attr-defined]  # read by fused optimizers
+            self.optimizer.step()
+        elif not bool(bad):  # no fused form: the flag has to be read here
+            self.optimizer.step()
 
     def read(self) -> tuple[int, int, int]:
         """``(skipped, current run, longest run)`` of non-finite steps so far (waits for the device)."""

@@ -1,17 +1,11 @@
-"""Device choice, seeding and data loaders."""
+"""The device: which one, its process-wide switches, autocast and waiting for queued work."""
 
 from __future__ import annotations
 
-import random
 from contextlib import AbstractContextManager, nullcontext
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from srdistill.data.base import Indexed, collate
-from srdistill.engine.distributed import SINGLE, Cluster
-from srdistill.engine.sampling import EpochBatches
 from srdistill.errors import UserError
 from srdistill.recipe.schema import RuntimeConfig
 
@@ -45,45 +39,7 @@ def autocast(runtime: RuntimeConfig | None, device: torch.device) -> AbstractCon
     return nullcontext()
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def synchronize(device: torch.device) -> None:
     """Wait for queued work on ``device`` (for timing)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    device: torch.device,
-    shuffle: bool = False,
-    seed: int = 0,
-    num_workers: int = 0,
-    cluster: Cluster = SINGLE,
-    with_index: bool = False,
-) -> DataLoader:
-    """A loader of ``(uint8 images, labels, unreadable paths)`` batches of this process's shard.
-
-    Its batch sampler is an :class:`~srdistill.engine.sampling.EpochBatches`: call
-    ``loader.batch_sampler.set_position(epoch, skip)`` before iterating a training epoch.
-    ``with_index`` adds the int64 data set indices of the kept images as a fourth element.
-    """
-    batches = EpochBatches(len(dataset), batch_size, shuffle=shuffle, seed=seed, rank=cluster.rank, world=cluster.world)  # type: ignore[arg-type]
-    return DataLoader(
-        Indexed(dataset) if with_index else dataset,
-        batch_sampler=batches,
-        collate_fn=collate,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=num_workers > 0,
-        # workers draw their seeds from this generator, not from the global one, so creating an
-        # iterator does not shift the random numbers training uses (exact resume)
-        generator=torch.Generator().manual_seed(seed),
-    )

@@ -1,0 +1,47 @@
+"""The recipe's optimizer and learning-rate schedule, both from timm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from srdistill.errors import UserError
+from srdistill.recipe.schema import TrainBase
+
+
+def optimizer_and_scheduler(module: nn.Module, train: TrainBase, steps_per_epoch: int) -> tuple[Any, Any]:
+    """Fused where the optimizer has a fused form (unless switched off); the schedule steps per update."""
+    from timm.optim import create_optimizer_v2
+    from timm.scheduler import create_scheduler_v2
+
+    opt, sched = train.optimizer, train.scheduler
+    kwargs = {"lr": opt.lr, "weight_decay": opt.weight_decay, "momentum": opt.momentum}
+    if opt.fused is False:
+        optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
+    else:
+        try:
+            optimizer = create_optimizer_v2(module, opt=opt.name, fused=True, **kwargs)
+        except (TypeError, RuntimeError):  # no fused form, or not for this device
+            if opt.fused:
+                raise UserError(
+                    f"train.optimizer.fused is true but optimizer '{opt.name}' has no fused form here.",
+                    "Use adam, adamw or sgd, or drop train.optimizer.fused.",
+                ) from None
+            optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
+    if sched.name == "none":
+        return optimizer, None
+    scheduler, _ = create_scheduler_v2(
+        optimizer,
+        sched=sched.name,
+        num_epochs=train.epochs,
+        warmup_epochs=sched.warmup_epochs,
+        warmup_lr=sched.warmup_lr,
+        min_lr=sched.min_lr,
+        decay_epochs=sched.decay_epochs,
+        decay_milestones=list(sched.decay_milestones),
+        decay_rate=sched.decay_rate,
+        step_on_epochs=False,
+        updates_per_epoch=steps_per_epoch,
+    )
+    return optimizer, scheduler

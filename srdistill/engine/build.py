@@ -19,6 +19,7 @@ from srdistill.recipe.schema import Recipe
 from srdistill.registry import ComponentConfig
 from srdistill.students.base import SuperResolver
 from srdistill.teachers.base import Teacher
+from srdistill.weights import resolve_student
 
 
 @dataclass
@@ -81,12 +82,13 @@ def checkpoint_metadata(role: str, config: ComponentConfig, **extra: Any) -> dic
     return {"role": role, "config": config.model_dump(mode="json"), **extra}
 
 
-def load_student_checkpoint(path: Path, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
+def load_student_checkpoint(path: Path | str, info: DataInfo, fallback: ComponentConfig | None) -> SuperResolver:
     """A student rebuilt from a checkpoint.
 
     Checkpoints written by ``srdistill train`` carry their student config; other weight files
     (an ESRGAN or BasicSR ``.pth``, say) are read as the recipe's ``student`` type.
     """
+    path = resolve_student(path)  # a release name: its verified file in torch's hub cache
     if not path.is_file():
         raise UserError(
             f"Checkpoint not found: {path}",
@@ -127,7 +129,7 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False) -> None:
         missing += [
             f"compare.checkpoints ({ref.name}): {ref.path}"
             for ref in recipe.compare.checkpoints
-            if not ref.path.exists()
+            if isinstance(ref.path, Path) and not ref.path.exists()  # a str is a release name
         ]
     if missing:
         raise UserError(

@@ -43,7 +43,8 @@ def contenders(recipe: Recipe, console: Console | None = None) -> Contenders:
     cat = catalog()
     data = relabel(cat.datasets.build(recipe.data), getattr(recipe.data, "relabel", None))
     info = data.info
-    if console is not None and recipe.teacher.model_dump().get("weights") is None:
+    teacher_cfg = recipe.teacher.model_dump()
+    if console is not None and teacher_cfg.get("weights") is None and not teacher_cfg.get("pretrained"):
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
     teacher = place(cat.teachers.build(recipe.teacher, info), recipe, device).freeze()
     degradation = cat.degradations.build(recipe.degradation).to(device)

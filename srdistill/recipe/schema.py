@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from srdistill.catalog import Catalog, catalog
 from srdistill.registry import ComponentConfig
+from srdistill.weights import student_weights
 
 #: recipe section -> registry attribute of :class:`~srdistill.catalog.Catalog`
 COMPONENT_SECTIONS = {
@@ -137,7 +138,12 @@ class TrainConfig(Section):
 
 class CheckpointRef(Section):
     name: str = Field(description="Row name in the table.")
-    path: Path = Field(description="Student checkpoint (.safetensors written by srdistill train).")
+    path: Path | str = Field(
+        description="Student checkpoint (.safetensors written by srdistill train, or a file or release name of "
+        "the student's type, e.g. RRDB_ESRGAN_x4)."
+    )
+
+    _release_or_path = field_validator("path", mode="before")(student_weights)
 
 
 class CompareConfig(Section):

@@ -48,7 +48,7 @@ def builtins() -> Catalog:
     from srdistill.data import fashion_mnist, image_folder
     from srdistill.degradations import blur, chain, jpeg, noise, resize
     from srdistill.losses import features, logits, pixel
-    from srdistill.metrics import classification, image
+    from srdistill.metrics import classification, image, lpips
     from srdistill.students import interpolation, rrdb, spandrel_student
     from srdistill.teachers import timm_teacher
 
@@ -90,4 +90,5 @@ def builtins() -> Catalog:
     cat.metrics.add("agreement", classification.Agreement)
     cat.metrics.add("psnr", image.PSNR)
     cat.metrics.add("ssim", image.SSIM)
+    cat.metrics.add("lpips", lpips.LPIPS)
     return cat

@@ -103,6 +103,28 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# -- LPIPS backbone --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def alexnet_features_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated stand-in for torchvision's AlexNet weights: its features (all LPIPS uses), seeded."""
+    import torchvision
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in torchvision.models.alexnet(weights=None).features.state_dict().items()}
+    path = tmp_path_factory.mktemp("lpips") / "alexnet-features.pth"
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture
+def lpips_backbone(alexnet_features_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE)."""
+    monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(alexnet_features_file))
+    return alexnet_features_file
+
+
 # -- recipes ------------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ BUILT_INS = {
     "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain"},
     "losses": {"logit_mse", "ce_gap", "kl", "pixel_l1", "feature", "perceptual"},
     "datasets": {"fashion_mnist", "image_folder"},
-    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"},
+    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "lpips"},
 }
 
 # every registered component, as (registry, name): new components are picked up automatically

@@ -46,7 +46,7 @@ def catalog() -> Catalog:
 def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
     from srdistill.data import fashion_mnist, image_folder
-    from srdistill.degradations import blur, chain, jpeg, noise, resize
+    from srdistill.degradations import blur, chain, jpeg, noise, realesrgan, resize
     from srdistill.losses import features, logits, pixel
     from srdistill.metrics import classification, image, lpips
     from srdistill.students import interpolation, rrdb, spandrel_student
@@ -72,6 +72,7 @@ def builtins() -> Catalog:
     cat.degradations.add(noise.NoiseConfig, noise.build_noise)
     cat.degradations.add(jpeg.JPEGConfig, jpeg.build_jpeg)
     cat.degradations.add(chain.ChainConfig, chain.build_chain)
+    cat.degradations.add(realesrgan.RealESRGANConfig, realesrgan.build_realesrgan)
 
     cat.losses.add(logits.LogitMSEConfig, logits.build_logit_mse)
     cat.losses.add(logits.CEGapConfig, logits.build_ce_gap)

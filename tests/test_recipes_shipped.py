@@ -212,6 +212,25 @@ def test_darionet_dry_run_full_size(
     assert "16,697,987" in result.stdout  # ESRGAN's RRDB
 
 
+def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Real-ESRGAN-degradation recipe builds on an image folder: 64 → 16 → ×4 → 64."""
+    monkeypatch.chdir(tmp_path)
+    student = tmp_path / "esrgan_small.pth"
+    torch.save({"params_ema": rrdb_state(3, 8, 1, 4)}, student)
+    overrides = [
+        f"data.root={image_tree}",
+        "data.hr_size=64",
+        "teacher.model=test_resnet",
+        "teacher.weights=null",
+        "teacher.num_classes=3",
+        f"student.weights={student}",
+    ]
+    result = cli(
+        "train", RECIPES_DIR / "realesrgan_folder.yaml", "--dry-run", *(a for o in overrides for a in ("--set", o))
+    )
+    assert_dry_run_ok(result, tmp_path / "runs", "3×64×64", "3×16×16", "realesrgan")
+
+
 # -- the ImageNet recipe, end to end on generated files ------------------------------------------------
 
 

@@ -240,7 +240,13 @@ def hf_file(ref: str, what: str, filenames: tuple[str, ...] = HF_WEIGHT_FILES, r
     Offline, only the cache is read; a missing file is a :class:`UserError` (or ``None`` when not
     ``required``).
     """
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    try:
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    except ImportError:
+        raise UserError(
+            f"{what}: {ref} needs huggingface_hub, which is not installed.",
+            "pip install 'srdistill[hub]' (or name a local weights file instead).",
+        ) from None
 
     match = _HF_REF.match(ref)
     if match is None:
@@ -310,8 +316,8 @@ def hf_pretrained_cfg(ref: str) -> dict[str, Any]:
 def fetch(name: str) -> Path:
     """Put ``name`` (a release or ``hf-hub:`` repo) in its cache now; the path of the weights file."""
     if is_hf_ref(name):
-        path = hf_file(name, name)
-        hf_file(name, name, ("config.json",), required=False)  # preprocessing, when the repo has it
+        path = hf_file(name, "weights fetch")
+        hf_file(name, "weights fetch", ("config.json",), required=False)  # preprocessing, when the repo has it
         assert path is not None
         return path
     return release_file(name, download=None)

@@ -349,3 +349,13 @@ def test_weights_fetch_downloads_a_hub_repo_with_its_config(tmp_path: Path, cach
     result = cli("weights", "fetch", f"hf-hub:{TEST_RESNET_HUB}")
     assert result.exit_code == 0, result.output
     assert asked == ["model.safetensors", "config.json"]
+
+
+def test_a_compare_row_can_name_a_release(tiny_release, caches) -> None:
+    from srdistill.engine.build import load_student_checkpoint
+
+    rel, published, state = tiny_release
+    caches["torch"].mkdir(parents=True)
+    (caches["torch"] / rel.filename).write_bytes(published.read_bytes())
+    student = load_student_checkpoint(rel.name, GREY, RRDBConfig(type="rrdb"))
+    assert torch.equal(student.net.conv_first.weight, state["conv_first.weight"])

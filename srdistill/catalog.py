@@ -48,10 +48,10 @@ def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
     from srdistill.data import fashion_mnist, image_folder
     from srdistill.data.base import DatasetConfig
-    from srdistill.degradations import blur, chain, jpeg, noise, resize
+    from srdistill.degradations import blur, chain, jpeg, noise, realesrgan, resize
     from srdistill.losses import features, logits, pixel
     from srdistill.losses.base import WeightedConfig
-    from srdistill.metrics import classification, image
+    from srdistill.metrics import classification, image, lpips
     from srdistill.students import interpolation, rrdb, spandrel_student
     from srdistill.students.base import StudentConfig
     from srdistill.teachers import timm_teacher
@@ -76,6 +76,7 @@ def builtins() -> Catalog:
             (resize.BicubicConfig, resize.build_bicubic), (blur.GaussianBlurConfig, blur.build_gaussian_blur),
             (noise.NoiseConfig, noise.build_noise), (jpeg.JPEGConfig, jpeg.build_jpeg),
             (chain.ChainConfig, partial(chain.build_chain, build_step=cat.degradations.build)),
+            (realesrgan.RealESRGANConfig, realesrgan.build_realesrgan),
         ],
         cat.losses: [
             (logits.LogitMSEConfig, logits.build_logit_mse), (logits.CEGapConfig, logits.build_ce_gap),
@@ -93,7 +94,7 @@ def builtins() -> Catalog:
     for name, metric in (
         ("top1", classification.Top1), ("top5", classification.Top5), ("ce", classification.CrossEntropy),
         ("logit_mse", classification.LogitMSE), ("agreement", classification.Agreement),
-        ("ce_gap", classification.CEGap), ("psnr", image.PSNR), ("ssim", image.SSIM),
+        ("ce_gap", classification.CEGap), ("psnr", image.PSNR), ("ssim", image.SSIM), ("lpips", lpips.LPIPS),
     ):  # fmt: skip
         cat.metrics.add(name, metric)
     return cat

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
 
 from srdistill import __version__
+from srdistill.cli_weights import weights_app
 from srdistill.errors import Stopped, UserError
+from srdistill.ui import console
+from srdistill.ui.console import fail
 
 if TYPE_CHECKING:
     from srdistill.recipe.schema import Recipe
@@ -29,10 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-# Off a terminal (CI logs, pipes, files) rich would wrap at 80 columns; tables need more.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
 RecipeArg = Annotated[
     Path, typer.Argument(help="Recipe YAML file, e.g. recipes/fmnist_darionet.yaml.", show_default=False)
 ]
@@ -47,16 +44,6 @@ SetOpt = Annotated[
 ]
 
 
-def fail(error: UserError) -> NoReturn:
-    """Print a user error as one short panel and exit with status 1."""
-    body = error.problem + (f"\n\n[bold]Fix:[/] {error.fix}" if error.fix else "")
-    err.print(
-        Panel(body, title="[bold red]error", title_align="left", border_style="red", expand=False),
-        highlight=False,
-    )
-    raise typer.Exit(1)
-
-
 def load_registries():  # type: ignore[no-untyped-def]
     """The registries, with plugin problems shown once as warnings (never a crash)."""
     import warnings
@@ -68,13 +55,13 @@ def load_registries():  # type: ignore[no-untyped-def]
         warnings.simplefilter("ignore", PluginWarning)  # printed below, in colour
         cat = catalog()
     for problem in cat.problems:
-        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        console.err.print(f"[yellow]warning:[/] {problem}", highlight=False)
     return cat
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"srdistill {__version__}")
+        console.out.print(f"srdistill {__version__}")
         raise typer.Exit()
 
 
@@ -109,14 +96,14 @@ def train(
             return
         from srdistill.engine.trainer import train as run_training
 
-        run_training(spec, err, overwrite=overwrite, resume=resume)
+        run_training(spec, console.err, overwrite=overwrite, resume=resume)
     except UserError as e:
         fail(e)
     except Stopped as e:
-        err.print(f"[yellow]{e}[/]")
+        console.err.print(f"[yellow]{e}[/]")
         raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]; the run folder keeps its latest snapshot: the same command resumes.")
+        console.err.print("[yellow]interrupted[/]; the run folder keeps its latest snapshot: the same command resumes.")
         raise typer.Exit(130) from None
 
 
@@ -127,10 +114,10 @@ def _dry_run(spec: Recipe, text: str) -> None:
     from srdistill.engine.plan import describe
 
     check_paths(spec, checkpoints=True, before_training=True)
-    out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
+    console.out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
     parts = build(spec, "train")
-    out.print(describe(spec, parts))
-    out.print(
+    console.out.print(describe(spec, parts))
+    console.out.print(
         f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "
         f"device {parts.device}, run folder {spec.run_dir}. Nothing was written."
     )
@@ -150,10 +137,10 @@ def compare(
 
         load_registries()
         spec = load_recipe(recipe, set_ or [])
-        rows = run_compare(spec, err)
-        out.print(rows_table(rows, f"{spec.name}: test split"))
+        rows = run_compare(spec, console.err)
+        console.out.print(rows_table(rows, f"{spec.name}: test split"))
         for method, fraction in recovered_top1(rows).items():
-            out.print(
+            console.out.print(
                 f"{method}: recovers {fraction:.3f} of the top-1 lost by bicubic (SR − bicubic)/(original − bicubic)"
             )
         if json_path is not None:
@@ -162,7 +149,7 @@ def compare(
                 json_path.write_text(json.dumps(rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
             except OSError as e:
                 raise UserError(f"Cannot write {json_path}: {e.strerror}.", "Choose a writable --json path.") from None
-            out.print(f"wrote {json_path}")
+            console.out.print(f"wrote {json_path}")
     except UserError as e:
         fail(e)
 
@@ -188,12 +175,12 @@ def report(
         load_registries()
         path, _ = recipe_for(target)
         spec = load_recipe(path, set_ or [])
-        done = make_report(spec, out_dir or spec.run_dir / "report", err, method)
+        done = make_report(spec, out_dir or spec.run_dir / "report", console.err, method)
     except UserError as e:
         fail(e)
     for figure in done.figures:
-        out.print(f"wrote {figure}")
-    out.print(f"wrote {done.html} (self-contained: open it in a browser)")
+        console.out.print(f"wrote {figure}")
+    console.out.print(f"wrote {done.html} (self-contained: open it in a browser)")
 
 
 @app.command()
@@ -223,14 +210,16 @@ def upscale(
 
         check_tiling(tile, overlap, scale)
         student, channels = load_student(checkpoint)
-        result = upscale_files(student, channels, source, target, select_device(device), err, tile, overlap, scale)
+        result = upscale_files(
+            student, channels, source, target, select_device(device), console.err, tile, overlap, scale
+        )
     except UserError as e:
         fail(e)
-    out.print(f"wrote {len(result.written)} images to {target}")
+    console.out.print(f"wrote {len(result.written)} images to {target}")
     if result.bad:
-        err.print(f"[yellow]skipped {len(result.bad)} unreadable files:[/]")
+        console.err.print(f"[yellow]skipped {len(result.bad)} unreadable files:[/]")
         for path, why in result.bad[:20]:
-            err.print(f"  {path}: {why}", highlight=False)
+            console.err.print(f"  {path}: {why}", highlight=False)
         if not result.written:
             raise typer.Exit(1)
 
@@ -255,11 +244,11 @@ def export(
         done = run_export(student, channels, checkpoint, out_path, onnx=onnx)
     except UserError as e:
         fail(e)
-    out.print(f"wrote {done.weights} (weights, with the student's config as metadata)")
+    console.out.print(f"wrote {done.weights} (weights, with the student's config as metadata)")
     if done.onnx is not None:
-        out.print(f"wrote {done.onnx} (input 'lr' (batch, {channels}, height, width) → output 'sr')")
+        console.out.print(f"wrote {done.onnx} (input 'lr' (batch, {channels}, height, width) → output 'sr')")
         ok = done.max_abs_diff is not None and done.max_abs_diff < 1e-4
-        out.print(
+        console.out.print(
             f"parity: ONNX Runtime vs PyTorch on a random {done.input_shape} input: "
             f"max |Δ| = {done.max_abs_diff:.2e} " + ("[green]ok[/]" if ok else "[red]MISMATCH[/]")
         )
@@ -296,12 +285,15 @@ def list_(
         table.add_column("from", style="dim")
         for entry in registry:
             table.add_row(entry.name, entry.summary, entry.source)
-        out.print(table)
+        console.out.print(table)
+
+
+app.add_typer(weights_app)
 
 
 def main() -> None:
     try:
         app()
     except UserError as e:  # raised outside a command (should not happen, but never show a traceback)
-        err.print(f"error: {e}")
+        console.err.print(f"error: {e}")
         sys.exit(1)

@@ -103,6 +103,28 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# -- LPIPS backbone --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def alexnet_features_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated stand-in for torchvision's AlexNet weights: its features (all LPIPS uses), seeded."""
+    import torchvision
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in torchvision.models.alexnet(weights=None).features.state_dict().items()}
+    path = tmp_path_factory.mktemp("lpips") / "alexnet-features.pth"
+    torch.save(state, path)
+    return path
+
+
+@pytest.fixture
+def lpips_backbone(alexnet_features_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE)."""
+    monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(alexnet_features_file))
+    return alexnet_features_file
+
+
 # -- recipes ------------------------------------------------------------------------------------------
 
 
@@ -183,11 +205,11 @@ class CLI:
         from rich.console import Console
         from typer.testing import CliRunner
 
-        import srdistill.cli
+        import srdistill.ui.console
 
         # consoles without a file write to whatever sys.stdout / sys.stderr is at print time
-        monkeypatch.setattr(srdistill.cli, "out", Console(width=300, highlight=False))
-        monkeypatch.setattr(srdistill.cli, "err", Console(width=300, stderr=True, highlight=False))
+        monkeypatch.setattr(srdistill.ui.console, "out", Console(width=300, highlight=False))
+        monkeypatch.setattr(srdistill.ui.console, "err", Console(width=300, stderr=True, highlight=False))
         self.runner = CliRunner()
 
     def __call__(self, *args: Any):

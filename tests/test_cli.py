@@ -138,14 +138,17 @@ def test_missing_data_folder_is_reported_before_anything_is_written(cli, write_r
 
 
 def test_main_reports_user_errors_without_traceback(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from rich.console import Console
+
     import srdistill.cli
+    import srdistill.ui.console
     from srdistill.errors import UserError
 
     def boom() -> None:
         raise UserError("something is off", "do this")
 
     monkeypatch.setattr(srdistill.cli, "app", boom)
-    monkeypatch.setattr(srdistill.cli, "err", srdistill.cli.Console(stderr=True, width=200))
+    monkeypatch.setattr(srdistill.ui.console, "err", Console(stderr=True, width=200))
     with pytest.raises(SystemExit) as info:
         srdistill.cli.main()
     assert info.value.code == 1

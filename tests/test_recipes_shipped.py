@@ -41,6 +41,9 @@ def test_darionet_recipe_is_the_papers_setup() -> None:
     assert recipe.data.hr_size == 256
     assert recipe.teacher.model == "resnet50.tv_in1k" and recipe.teacher.num_classes == 1000
     assert recipe.student.type == "rrdb" and recipe.student.num_block == 23
+    # weights by name, fetched into their caches (tests/test_weights.py)
+    assert recipe.teacher.weights == "hf-hub:timm/resnet50.tv_in1k" and recipe.student.weights == "RRDB_ESRGAN_x4"
+    assert recipe.compare.checkpoints[0].path == "RRDB_ESRGAN_x4"
     assert [loss.type for loss in recipe.losses] == ["logit_mse"]
     assert recipe.train.monitor_for(True) == "ce_gap"
 
@@ -124,12 +127,13 @@ def test_darionet_dry_run_without_files_names_every_missing_path(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flatten
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = cli("train", DARIONET, "--dry-run")
+    sets = ["--set", "teacher.weights=weights/resnet50-0676ba61.pth", "--set", "student.weights=weights/esrgan.pth"]
+    result = cli("train", DARIONET, "--dry-run", *sets)
     assert result.exit_code == 1
     text = flatten(result.stderr)
     assert "data.root: data/imagenet" in text
     assert "teacher.weights: weights/resnet50-0676ba61.pth" in text
-    assert "student.weights: weights/ESRGAN_SRx4_DF2KOST_official-ff704c30.pth" in text
+    assert "student.weights: weights/esrgan.pth" in text
     assert "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
 
@@ -153,6 +157,47 @@ def test_darionet_dry_run_small_student(
     assert "25,557,032" in result.stdout  # ResNet50's parameters
 
 
+def test_darionet_dry_run_with_its_named_weights_from_offline_caches(
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recipe as shipped names its weights; offline, they come from the two caches alone."""
+    import hashlib
+
+    import torch.hub
+
+    import srdistill.weights as weights
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    # the teacher: timm/resnet50.tv_in1k as huggingface_hub caches it
+    snapshot = tmp_path / "hf" / "hub" / "models--timm--resnet50.tv_in1k" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    (snapshot / "pytorch_model.bin").write_bytes(resnet50_pth.read_bytes())
+    # the student: a small RRDB under the release's name, the release's hash made to match it
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / "RRDB_ESRGAN_x4.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(rrdb_state(3, 8, 1, 4), cached)
+    release = weights.RELEASES["RRDB_ESRGAN_x4"]
+    digest = hashlib.sha256(cached.read_bytes()).hexdigest()
+    monkeypatch.setitem(weights.RELEASES, release.name, weights.Release(**{**release.__dict__, "sha256": digest}))
+    result = cli(
+        "train",
+        DARIONET,
+        "--dry-run",
+        "--set",
+        f"data.root={image_tree}",
+        *(a for o in SMALL_RRDB for a in ("--set", o)),
+    )
+    assert_dry_run_ok(result, tmp_path / "runs", "3×82×82", "3×224×224")
+    assert "25,557,032" in result.stdout
+
+
 @pytest.mark.slow
 def test_darionet_dry_run_full_size(
     cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -167,6 +212,25 @@ def test_darionet_dry_run_full_size(
     )  # fmt: skip
     assert_dry_run_ok(result, tmp_path / "runs", "3×82×82", "3×328×328", "3×224×224")
     assert "16,697,987" in result.stdout  # ESRGAN's RRDB
+
+
+def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Real-ESRGAN-degradation recipe builds on an image folder: 64 → 16 → ×4 → 64."""
+    monkeypatch.chdir(tmp_path)
+    student = tmp_path / "esrgan_small.pth"
+    torch.save({"params_ema": rrdb_state(3, 8, 1, 4)}, student)
+    overrides = [
+        f"data.root={image_tree}",
+        "data.hr_size=64",
+        "teacher.model=test_resnet",
+        "teacher.weights=null",
+        "teacher.num_classes=3",
+        f"student.weights={student}",
+    ]
+    result = cli(
+        "train", RECIPES_DIR / "realesrgan_folder.yaml", "--dry-run", *(a for o in overrides for a in ("--set", o))
+    )
+    assert_dry_run_ok(result, tmp_path / "runs", "3×64×64", "3×16×16", "realesrgan")
 
 
 # -- the ImageNet recipe, end to end on generated files ------------------------------------------------

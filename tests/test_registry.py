@@ -13,10 +13,10 @@ from srdistill.registry import ComponentConfig, Registry, did_you_mean
 BUILT_INS = {
     "students": {"rrdb", "bicubic", "bilinear", "spandrel"},
     "teachers": {"timm"},
-    "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain"},
+    "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain", "realesrgan"},
     "losses": {"logit_mse", "ce_gap", "kl", "pixel_l1", "feature", "perceptual"},
     "datasets": {"fashion_mnist", "image_folder"},
-    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap"},
+    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap", "lpips"},
 }
 
 # every registered component, as (registry, name): new components are picked up automatically

@@ -126,7 +126,9 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: b
         missing += [
             f"compare.checkpoints ({ref.name}): {ref.path}"
             for ref in recipe.compare.checkpoints
-            if not ref.path.exists() and not (before_training and ref.path.resolve().is_relative_to(own))
+            if isinstance(ref.path, Path)  # a str is a release name, fetched when built
+            and not ref.path.exists()
+            and not (before_training and ref.path.resolve().is_relative_to(own))
         ]
     if missing:
         raise UserError(

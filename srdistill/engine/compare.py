@@ -18,7 +18,7 @@ from srdistill.recipe.schema import Recipe
 def compare(recipe: Recipe, console: Console) -> list[Row]:
     """Evaluate original, the baselines and every checkpoint of ``recipe.compare`` on the test split."""
     parts = build(recipe, "evaluate")
-    if recipe.teacher.weights is None:
+    if recipe.teacher.random_init():
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
     cfg = recipe.compare
     loader = make_loader(parts.data.test, cfg.batch_size, device=parts.device, num_workers=cfg.num_workers)

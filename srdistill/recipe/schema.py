@@ -22,6 +22,7 @@ from srdistill.registry import ComponentConfig
 from srdistill.settings import Settings
 from srdistill.students.base import StudentConfig
 from srdistill.teachers.base import TeacherConfig
+from srdistill.weights import student_weights
 
 #: recipe section -> registry attribute of :class:`~srdistill.catalog.Catalog`
 COMPONENT_SECTIONS = {
@@ -187,7 +188,12 @@ FITS = ("student", "teacher")
 
 class CheckpointRef(Section):
     name: str = Field(description="Row name in the table.")
-    path: Path = Field(description="Student checkpoint (.safetensors written by srdistill train).")
+    path: Path | str = Field(
+        description="Student checkpoint (.safetensors written by srdistill train, or a file or release name of "
+        "the student's type, e.g. RRDB_ESRGAN_x4)."
+    )
+
+    _release_or_path = field_validator("path", mode="before")(student_weights)
 
 
 class CompareConfig(Section):

@@ -42,7 +42,8 @@ def make_report(recipe: Recipe, out: Path, console: Console | None, method: str 
 
     runs = {recipe.name: recipe.run_dir / "metrics.csv"}
     for ref in recipe.compare.checkpoints:
-        runs.setdefault(ref.path.parent.name, ref.path.parent / "metrics.csv")
+        if isinstance(ref.path, Path):  # a release name has no run folder
+            runs.setdefault(ref.path.parent.name, ref.path.parent / "metrics.csv")
     compared = {ORIGINAL: None, REFERENCE_BASELINE: None, target: None}
     figures = [
         plots.training_curves(runs, out / "training_curves.png"),

@@ -10,16 +10,19 @@ from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.registry import Registry
 from srdistill.students.base import LearnedStudentConfig, StudentConfig, SuperResolver
+from srdistill.weights import resolve_student
 
 
 def load_student_checkpoint(
-    path: Path, info: DataInfo, fallback: StudentConfig | None, students: Registry[Any]
+    path: Path | str, info: DataInfo, fallback: StudentConfig | None, students: Registry[Any]
 ) -> SuperResolver:
-    """The student in ``path``, built through the ``students`` registry.
+    """The student in ``path`` (or a release name: its verified file in torch's hub cache), built
+    through the ``students`` registry.
 
     Checkpoints written by ``srdistill train`` carry their student config; other weight files
     (an ESRGAN or BasicSR ``.pth``, say) are read as ``fallback``'s type.
     """
+    path = resolve_student(path)
     if not path.is_file():
         raise UserError(
             f"Checkpoint not found: {path}",

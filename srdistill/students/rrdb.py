@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.compat.basicsr import rrdbnet_class
@@ -13,6 +13,7 @@ from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.base import LearnedStudentConfig, SuperResolver
 from srdistill.students.rrdb_layouts import infer_arch, to_basicsr
+from srdistill.weights import resolve_student, student_weights
 
 #: ESRGAN's sizes, used when neither the recipe nor a weights file gives them
 DEFAULTS = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4}
@@ -26,12 +27,16 @@ class RRDBConfig(LearnedStudentConfig):
     num_block: int | None = Field(None, ge=1, description="RRDB blocks; default: from weights, else 23.")
     num_grow_ch: int | None = Field(None, ge=1, description="Dense-block growth; default: from weights, else 32.")
     scale: Literal[1, 2, 4] | None = Field(None, description="Network upscale (×1/×2 pixel-unshuffle); default 4.")
-    weights: Path | None = Field(
-        None, description="ESRGAN (old or new), BasicSR or Real-ESRGAN RRDB weights, .pth or .safetensors."
+    weights: Path | str | None = Field(
+        None,
+        description="ESRGAN (old or new), BasicSR or Real-ESRGAN RRDB weights, .pth or .safetensors, or a "
+        "release name (RealESRGAN_x4plus, ...; `srdistill weights list`), fetched into torch's hub cache.",
     )
     resize: Literal["bicubic", "bilinear", "area"] = Field(
         "bicubic", description="Interpolation from the network's output to the original size."
     )
+
+    _release_or_path = field_validator("weights", mode="before")(student_weights)
 
     @classmethod
     def tiny(cls, folder: Path) -> RRDBConfig:
@@ -42,7 +47,7 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
     state = None
     found: dict[str, int] = {}
     if cfg.weights is not None:
-        state = to_basicsr(read_state_dict(cfg.weights, "student.weights"))
+        state = to_basicsr(read_state_dict(resolve_student(cfg.weights), "student.weights"))
         arch = infer_arch(state)
         if arch.num_in_ch != info.channels:
             raise UserError(

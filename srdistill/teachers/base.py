@@ -24,6 +24,10 @@ class TeacherConfig(ComponentConfig):
         """A short name for tables and plans (a subclass names its model)."""
         return self.type
 
+    def random_init(self) -> bool:
+        """Whether the teacher starts from random weights (no file, nothing pretrained)."""
+        return self.weights is None
+
 
 class Teacher(nn.Module):
     """A recognition model that takes images in ``[0, 1]`` at any size.

@@ -1,11 +1,11 @@
-"""Any timm classifier as the teacher, with weights from a local file."""
+"""Any timm classifier as the teacher, with weights from a local file or the Hugging Face hub."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from srdistill.checkpoints import check_and_load, read_state_dict
@@ -13,6 +13,7 @@ from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.registry import did_you_mean
 from srdistill.teachers.base import Teacher, TeacherConfig
+from srdistill.weights import check_hf_ref, hf_file, hf_pretrained_cfg, is_hf_ref, timm_hub_ref
 
 
 class TimmTeacherConfig(TeacherConfig):
@@ -20,7 +21,14 @@ class TimmTeacherConfig(TeacherConfig):
 
     type: Literal["timm"]
     model: str = Field("resnet50", description="timm model name, e.g. resnet50, convnext_tiny.")
-    weights: Path | None = Field(None, description="Local weights (.safetensors, .pth, .bin); none: random init.")
+    weights: Path | str | None = Field(
+        None,
+        description="Local weights (.safetensors, .pth, .bin) or hf-hub:<org>/<repo> (Hugging Face cache); "
+        "none: random init unless pretrained.",
+    )
+    pretrained: bool = Field(
+        False, description="timm's pretrained weights for `model` (its tag picks them), via the Hugging Face cache."
+    )
     num_classes: int | None = Field(None, ge=1, description="Classifier outputs; default: the data set's classes.")
     in_chans: int | None = Field(None, ge=1, description="Input channels; default: the data set's channels.")
     input_size: int | None = Field(None, ge=1, description="Square input side; default: timm's pretrained config.")
@@ -38,9 +46,34 @@ class TimmTeacherConfig(TeacherConfig):
     def label(self) -> str:
         return self.model
 
+    def random_init(self) -> bool:
+        return self.weights is None and not self.pretrained
+
     @classmethod
     def tiny(cls, folder: Path) -> TimmTeacherConfig:
         return cls(type="timm", model="test_resnet", input_size=32, crop_pct=1.0)
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _path_or_hub(cls, value: object) -> object:
+        if is_hf_ref(value):
+            return check_hf_ref(value)  # type: ignore[arg-type]
+        return Path(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TimmTeacherConfig:
+        if self.pretrained and self.weights is not None:
+            raise ValueError("set either weights or pretrained: true, not both")
+        return self
+
+
+def weights_file(cfg: TimmTeacherConfig) -> Path | None:
+    """The local file of the teacher's weights: the recipe's path, or the hub's file in its cache."""
+    if cfg.pretrained:
+        return hf_file(timm_hub_ref(cfg.model), "teacher.pretrained")
+    if is_hf_ref(cfg.weights):
+        return hf_file(str(cfg.weights), "teacher.weights")
+    return cfg.weights  # type: ignore[return-value]
 
 
 def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
@@ -55,16 +88,19 @@ def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
     in_chans = cfg.in_chans or info.channels
     num_classes = cfg.num_classes or info.num_classes
     kwargs = dict(num_classes=num_classes, in_chans=in_chans, **cfg.model_args)
+    # a hub repo exported by timm carries its preprocessing in config.json
+    overlay = _preprocessing(hf_pretrained_cfg(str(cfg.weights))) if is_hf_ref(cfg.weights) else {}
     try:
-        model = timm.create_model(cfg.model, pretrained=False, **kwargs)
+        model = timm.create_model(cfg.model, pretrained=False, pretrained_cfg_overlay=overlay or None, **kwargs)
     except RuntimeError as e:  # e.g. an unknown pretrained tag
         raise UserError(
             f"timm cannot build '{cfg.model}': {e}", "Check teacher.model and teacher.model_args."
         ) from None
-    if cfg.weights is not None and cfg.new_classifier:
-        _without_classifier(model, cfg)
-    elif cfg.weights is not None:
-        model = _with_weights(model, cfg, kwargs)
+    path = weights_file(cfg)
+    if path is not None and cfg.new_classifier:
+        _without_classifier(model, path)
+    elif path is not None:
+        model = _with_weights(model, cfg.model, path, kwargs)
 
     # evaluation preprocessing of the weights' pretrained config (the tag in the name picks it)
     data_cfg = resolve_model_data_config(model, use_test_size=True)
@@ -86,8 +122,13 @@ def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:
     )
 
 
-def _with_weights(model: nn.Module, cfg: TimmTeacherConfig, kwargs: dict[str, Any]) -> nn.Module:
-    """``model`` with the weights of ``cfg.weights``, loaded strictly and offline.
+def _preprocessing(pretrained_cfg: dict[str, Any]) -> dict[str, Any]:
+    keys = ("input_size", "test_input_size", "crop_pct", "test_crop_pct", "mean", "std", "interpolation")
+    return {k: pretrained_cfg[k] for k in keys if k in pretrained_cfg}
+
+
+def _with_weights(model: nn.Module, name: str, path: Path, kwargs: dict[str, Any]) -> nn.Module:
+    """``model`` with the weights in ``path``, loaded strictly and offline.
 
     A file that fits the model as it is (timm, torchvision ResNets, srdistill checkpoints) is
     loaded as is. Otherwise timm loads it as ``timm.create_model(...,
@@ -97,15 +138,15 @@ def _with_weights(model: nn.Module, cfg: TimmTeacherConfig, kwargs: dict[str, An
     """
     import timm
 
-    assert cfg.weights is not None
-    state = read_state_dict(cfg.weights, "teacher.weights")
+    state = read_state_dict(path, "teacher.weights")
     try:
-        check_and_load(model, state, f"teacher.weights ({cfg.weights})")
+        check_and_load(model, state, f"teacher.weights ({path})")
         return model
     except UserError as mismatch:
-        overlay = {"file": str(cfg.weights), "num_classes": kwargs["num_classes"]}
+        # keep the preprocessing already resolved (a hub repo's own), load from the file only
+        overlay = {**_preprocessing(model.pretrained_cfg), "file": str(path), "num_classes": kwargs["num_classes"]}  # type: ignore[arg-type]
         try:
-            return timm.create_model(cfg.model, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
         except Exception:
             raise mismatch from None
 
@@ -117,12 +158,11 @@ def classifier_names(model: nn.Module) -> list[str]:
     return [k for k, v in model.state_dict(keep_vars=True).items() if id(v) in ids]
 
 
-def _without_classifier(model: nn.Module, cfg: TimmTeacherConfig) -> None:
-    """Load every weight of ``cfg.weights`` except the classifier's (kept freshly initialised)."""
-    assert cfg.weights is not None
+def _without_classifier(model: nn.Module, path: Path) -> None:
+    """Load every weight of ``path`` except the classifier's (kept freshly initialised)."""
     head = set(classifier_names(model))
-    state = {k: v for k, v in read_state_dict(cfg.weights, "teacher.weights").items() if k not in head}
-    check_and_load(_Body(model, head), state, f"teacher.weights ({cfg.weights}) without its classifier")
+    state = {k: v for k, v in read_state_dict(path, "teacher.weights").items() if k not in head}
+    check_and_load(_Body(model, head), state, f"teacher.weights ({path}) without its classifier")
 
 
 class _Body(nn.Module):

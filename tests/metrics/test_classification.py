@@ -90,10 +90,10 @@ def test_average_over_images_not_batches() -> None:
 
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
-def test_every_metric_averages_over_images_across_updates(name: str) -> None:
+def test_every_metric_averages_over_images_across_updates(name: str, lpips_backbone) -> None:
     torch.manual_seed(0)
     n = 7
-    hr = torch.rand(n, 3, 16, 16)
+    hr = torch.rand(n, 3, 32, 32)  # lpips needs 31 pixels a side
     sr = (hr + 0.1 * torch.randn_like(hr)).clamp(0, 1)
     logits, ref, labels = torch.randn(n, 10), torch.randn(n, 10), torch.randint(0, 10, (n,))
     metric = catalog().metrics.get(name).build
@@ -113,14 +113,17 @@ def test_every_metric_is_nan_before_any_update(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
-def test_every_metric_is_perfect_on_the_original(name: str) -> None:
+def test_every_metric_is_perfect_on_the_original(name: str, lpips_backbone) -> None:
     """The row "original" of compare: SR is HR itself and logits are the reference logits."""
     torch.manual_seed(0)
-    hr = torch.rand(3, 1, 16, 16)
+    hr = torch.rand(3, 1, 32, 32)
     logits = torch.randn(3, 4)
     labels = logits.argmax(dim=1)
     result = value(catalog().metrics.get(name).build(), EvalBatch(hr, hr, labels, logits, logits))
-    perfect = {"top1": 1.0, "top5": 1.0, "agreement": 1.0, "logit_mse": 0.0, "psnr": math.inf, "ssim": 1.0}
+    perfect = {
+        **{"top1": 1.0, "top5": 1.0, "agreement": 1.0, "logit_mse": 0.0},
+        **{"psnr": math.inf, "ssim": 1.0, "lpips": 0.0},
+    }
     if name in perfect:
         assert result == pytest.approx(perfect[name])
     else:

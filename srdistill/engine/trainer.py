@@ -90,7 +90,7 @@ def train(recipe: Recipe, console: Console, *, overwrite: bool = False, resume: 
         run.create(recipe_text, overwrite)
         run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
 
-    board = Board(run.path, cfg.tensorboard) if cluster.main else Board(run.path, False)
+    board = Board(run.path, cfg.tensorboard, recipe.wandb) if cluster.main else Board(run.path, False)
     preview = _preview_batch(parts.data.val, device) if hasattr(task, "preview") else None
 
     def snapshot() -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from srdistill import __version__
+from srdistill.cli_shards import shards
 from srdistill.errors import Stopped, UserError
 
 app = typer.Typer(
@@ -296,6 +297,9 @@ def list_(
         for entry in registry:
             table.add_row(entry.name, entry.summary, entry.source)
         out.print(table)
+
+
+app.command("shards")(shards)
 
 
 def main() -> None:

@@ -271,3 +271,19 @@ def test_two_processes_with_workers_read_every_sample_once_per_epoch(shards: dic
 
 def _name(subset: Any, i: int) -> str:
     return subset.dataset.name(subset.indices[i])
+
+
+@pytest.mark.slow
+def test_torchrun_trains_from_shards(make_recipe, shards: dict[str, str], tmp_path: Path) -> None:
+    """`srdistill train` under torchrun (2 gloo processes, 1 loader worker each) on shards."""
+    recipe = shard_recipe(make_recipe, tmp_path, shards, num_workers=1, epochs=2)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+         "-m", "srdistill", "train", str(recipe)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "× 2 processes" in done.stderr
+    rows = (tmp_path / "runs" / "tiny" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3  # header and two epochs

@@ -154,6 +154,8 @@ def index_shard(path: Path, cache: Path, name: str) -> ShardIndex:
     """The index of the shard at ``path`` (``name`` is what the recipe called it), cached by path, size, mtime."""
     try:
         stat = path.stat()
+        if not path.is_file():
+            raise FileNotFoundError(path)
     except OSError:
         raise UserError(
             f"Shard not found: {name}" + (f" (read from {path})" if str(path) != name else ""),
@@ -169,7 +171,10 @@ def index_shard(path: Path, cache: Path, name: str) -> ShardIndex:
                               classes={int(k): v for k, v in data["classes"].items()})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
-    index = _scan_tar(path, name, stat.st_size)
+    try:
+        index = _scan_tar(path, name, stat.st_size)
+    except OSError as e:
+        raise UserError(f"Cannot read shard {name}: {e.strerror or e}.", "Check the file's permissions.") from None
     _write_json(cached, {"keys": index.keys, "offsets": index.offsets, "sizes": index.sizes,
                          "labels": index.labels, "classes": index.classes})  # fmt: skip
     return index

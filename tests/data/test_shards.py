@@ -146,6 +146,9 @@ def _bad_shard(kind: str, folder: Path, good: Path) -> tuple[str, str]:
     data = good.read_bytes()
     if kind == "missing":
         return str(path), "Shard not found"
+    if kind == "folder":
+        path.mkdir()
+        return str(path), "Shard not found"
     if kind == "not_a_tar":
         path.write_bytes(os.urandom(4096))
         return str(path), "is not a readable tar file"
@@ -165,7 +168,10 @@ def _bad_shard(kind: str, folder: Path, good: Path) -> tuple[str, str]:
     return str(path), "holds no samples"
 
 
-@pytest.mark.parametrize("kind", ["missing", "not_a_tar", "truncated", "gzip", "no_label", "bad_label", "empty"])
+BAD_KINDS = ["missing", "folder", "not_a_tar", "truncated", "gzip", "no_label", "bad_label", "empty"]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
 def test_bad_shards_name_the_shard(kind: str, shards: dict[str, str], tmp_path: Path) -> None:
     shard, words = _bad_shard(kind, tmp_path, Path(expand(shards["val"])[0]))
     with pytest.raises(UserError, match=words) as e:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srdistill import __version__
+from srdistill.cli_shards import shards
 from srdistill.cli_weights import weights_app
 from srdistill.errors import Stopped, UserError
 from srdistill.ui import console
@@ -289,6 +290,9 @@ def list_(
 
 
 app.add_typer(weights_app)
+
+
+app.command("shards")(shards)
 
 
 def main() -> None:

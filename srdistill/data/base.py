@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
+from srdistill.errors import UserError
 from srdistill.registry import ComponentConfig
 
 
@@ -168,3 +169,30 @@ def random_subset(n: int, size: int | None, seed: int) -> torch.Tensor:
     if size is None or size >= n:
         return torch.arange(n)
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size].sort().values
+
+
+def labelled_splits(
+    train_all: Any,
+    val_all: Any,
+    test_all: Any | None,
+    train_fraction: float,
+    val_fraction: float,
+    seed: int,
+    val_name: str,
+) -> tuple[Dataset, Dataset, Dataset]:
+    """Train, validation and test sets of labelled images (each with ``targets``): a class-balanced
+    ``train_fraction`` of ``train_all``, and ``val_all`` cut in two by ``val_fraction`` when there is
+    no ``test_all``. ``val_name`` names the validation images' source (a folder, a recipe key) in errors."""
+    (train_idx,) = stratified_split(train_all.targets, [train_fraction], seed)
+    if not train_idx:
+        raise UserError(f"data.train_fraction={train_fraction} selects no training images.", "Raise it.")
+    train: Dataset = Subset(train_all, train_idx) if train_fraction < 1 else train_all
+    if test_all is not None:
+        return train, val_all, test_all
+    val_idx, test_idx = stratified_split(val_all.targets, [val_fraction, 1 - val_fraction], seed)
+    if not val_idx or not test_idx:
+        raise UserError(
+            f"{val_name} has too few images ({len(val_all)}) to split into validation and test.",
+            "Add images, or give a separate test split.",
+        )
+    return train, Subset(val_all, val_idx), Subset(val_all, test_idx)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import torch
 from PIL import Image
 from pydantic import Field
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset
 
-from srdistill.data.base import DataInfo, DatasetConfig, Splits, stratified_split
+from srdistill.data.base import DataInfo, DatasetConfig, Splits, labelled_splits
 from srdistill.errors import UserError
 
 
@@ -72,26 +72,33 @@ class FolderImages(Dataset):
             return None, path
 
     def _load(self, path: str) -> torch.Tensor:
-        from torchvision.transforms.v2 import InterpolationMode
-        from torchvision.transforms.v2 import functional as TF
-
-        with Image.open(path) as img:
-            w, h = img.size
-            # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers hr_size
-            # (DCT-domain scaling, several times cheaper than a full decode of a large photo)
-            if self.draft:
-                img.draft(self.mode, (self.hr_size, self.hr_size))
-            img = img.convert(self.mode)
-        # shorter side to hr_size, the longer one scaled from the full-size image (as
-        # torchvision's Resize(int) truncates it), so draft decoding keeps the same geometry
-        s = self.hr_size
-        size = [s, int(s * w / h)] if h <= w else [int(s * h / w), s]
-        img = TF.resize(img, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-        img = TF.center_crop(img, [s, s])
-        return TF.pil_to_tensor(img)
+        return decode(path, self.hr_size, self.mode, self.draft)
 
 
-def _scan(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+def decode(source: str | BinaryIO, hr_size: int, mode: str, draft: bool = True) -> torch.Tensor:
+    """An image file (path or open binary file) as uint8 ``(C, s, s)``: shorter side resized to
+    ``s = hr_size`` (PIL bicubic, antialiased), centre-cropped; ``mode`` is PIL's ``RGB`` or ``L``."""
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    with Image.open(source) as img:
+        w, h = img.size
+        # JPEG: let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers hr_size
+        # (DCT-domain scaling, several times cheaper than a full decode of a large photo)
+        if draft:
+            img.draft(mode, (hr_size, hr_size))
+        img = img.convert(mode)
+    # shorter side to hr_size, the longer one scaled from the full-size image (as
+    # torchvision's Resize(int) truncates it), so draft decoding keeps the same geometry
+    s = hr_size
+    size = [s, int(s * w / h)] if h <= w else [int(s * h / w), s]
+    img = TF.resize(img, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    img = TF.center_crop(img, [s, s])
+    return TF.pil_to_tensor(img)
+
+
+def scan_classes(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[list[tuple[str, int]], list[str]]:
+    """``(path, label)`` of every image in ``folder``'s class subfolders, and the class names (sorted)."""
     from torchvision.datasets.folder import find_classes, make_dataset
 
     if not folder.is_dir():
@@ -128,35 +135,16 @@ def _scan(folder: Path, class_to_idx: dict[str, int] | None = None) -> tuple[lis
 
 
 def build_image_folder(cfg: ImageFolderConfig) -> Splits:
-    train_samples, classes = _scan(cfg.root / cfg.train_dir)
+    train_samples, classes = scan_classes(cfg.root / cfg.train_dir)
     class_to_idx = {c: i for i, c in enumerate(classes)}
-    val_samples, _ = _scan(cfg.root / cfg.val_dir, class_to_idx)
+    val_samples, _ = scan_classes(cfg.root / cfg.val_dir, class_to_idx)
 
     def make(samples: list[tuple[str, int]]) -> FolderImages:
         return FolderImages(samples, cfg.hr_size, cfg.channels, cfg.jpeg_draft)
 
-    train_all = make(train_samples)
-    (train_idx,) = stratified_split(train_all.targets, [cfg.train_fraction], cfg.seed)
-    train: Dataset = Subset(train_all, train_idx) if cfg.train_fraction < 1 else train_all
-
-    val_all = make(val_samples)
-    if cfg.test_dir is None:
-        val_idx, test_idx = stratified_split(val_all.targets, [cfg.val_fraction, 1 - cfg.val_fraction], cfg.seed)
-        if not val_idx or not test_idx:
-            raise UserError(
-                f"{cfg.root / cfg.val_dir} has too few images ({len(val_all)}) to split into validation and test.",
-                "Add images or set data.test_dir.",
-            )
-        val: Dataset = Subset(val_all, val_idx)
-        test: Dataset = Subset(val_all, test_idx)
-    else:
-        test_samples, _ = _scan(cfg.root / cfg.test_dir, class_to_idx)
-        val, test = val_all, make(test_samples)
-    if len(train) == 0:
-        raise UserError(
-            f"data.train_fraction={cfg.train_fraction} selects no training images.",
-            "Raise data.train_fraction.",
-        )
+    test_all = make(scan_classes(cfg.root / cfg.test_dir, class_to_idx)[0]) if cfg.test_dir is not None else None
+    train, val, test = labelled_splits(make(train_samples), make(val_samples), test_all, cfg.train_fraction,
+                                       cfg.val_fraction, cfg.seed, str(cfg.root / cfg.val_dir))  # fmt: skip
 
     info = DataInfo(
         channels=cfg.channels,

@@ -1,11 +1,14 @@
-"""TensorBoard logs of a run: scalars every few steps and each epoch, reconstruction grids each epoch."""
+"""TensorBoard (and W&B) logs of a run: scalars every few steps and each epoch, reconstruction grids each epoch."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from srdistill.recipe.schema import WandbConfig
 
 FOLDER = "tensorboard"
 
@@ -16,10 +19,18 @@ class Board:
     Args:
         enabled: True, False, or None for "on if the tensorboard package is installed".
         purge_step: a resumed run's step: events logged after it (by the killed run) are dropped.
+        wandb: also log to Weights & Biases with these settings.
     """
 
-    def __init__(self, run_path: Path, enabled: bool | None, purge_step: int | None = None) -> None:
+    def __init__(
+        self, run_path: Path, enabled: bool | None, purge_step: int | None = None, wandb: WandbConfig | None = None
+    ) -> None:
         self.writer: Any = None
+        self.wandb: Any = None
+        if wandb is not None:
+            from srdistill.engine.wandb_sink import WandbSink
+
+            self.wandb = WandbSink(wandb, run_path)
         if enabled is False:
             return
         try:
@@ -38,14 +49,20 @@ class Board:
         if self.writer is not None:
             for name, value in values.items():
                 self.writer.add_scalar(f"{prefix}{name}", value, step)
+        if self.wandb is not None:
+            self.wandb.scalars({f"{prefix}{name}": value for name, value in values.items()}, step)
 
     def image(self, tag: str, grid: torch.Tensor, step: int) -> None:
         if self.writer is not None:
             self.writer.add_image(tag, grid.clamp(0, 1).cpu(), step)
+        if self.wandb is not None:
+            self.wandb.image(tag, grid, step)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.wandb is not None:
+            self.wandb.close()
 
 
 def reconstruction_grid(hr: torch.Tensor, lr: torch.Tensor, sr: torch.Tensor) -> torch.Tensor:

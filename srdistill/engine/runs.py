@@ -38,7 +38,8 @@ LAST = "last.safetensors"
 
 
 #: everything a run writes into its folder (a restart before the first snapshot removes these)
-RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, "tensorboard", "resume")
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, "tensorboard", "resume",
+             "wandb", "wandb_id.txt")  # fmt: skip
 
 Status = Literal["new", "finished", "resume", "restart"]
 

@@ -229,7 +229,10 @@ def start(recipe: Recipe, console: Console, run: RunDir, status: Status, cluster
         run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
     guard = NonFiniteGuard(optimizer, cluster, device)
     guard.restore(progress.nonfinite, progress.nonfinite_run)
-    board = Board(run.path, cfg.tensorboard if cluster.main else False, purge_step=progress.global_step or None)
+    main = cluster.main  # only the first process logs
+    board = Board(
+        run.path, cfg.tensorboard if main else False, progress.global_step or None, recipe.wandb if main else None
+    )
     preview = _preview_batch(parts.data.val, device) if isinstance(task, StudentFit) else None
     return Training(
         recipe, cluster, out, run, parts, task, distributed.wrap(task.model, cluster, device),

@@ -235,6 +235,7 @@ class Recipe(Section):
     losses: list[WeightedConfig] = Field(default_factory=list)
     train: TrainConfig = StudentTrain()
     compare: CompareConfig = CompareConfig()
+    wandb: WandbConfig | None = Field(None, description="Also log to Weights & Biases (pip install srdistill[wandb]).")
 
     @property
     def run_dir(self) -> Path:
@@ -295,3 +296,15 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
         student=(unions["student"] | None, None),
         losses=(list[loss_item], Field(default_factory=list)),  # type: ignore[valid-type]
     )
+
+
+class WandbConfig(Section):
+    """Weights & Biases logging, beside TensorBoard and metrics.csv (main process only)."""
+
+    project: str = Field(min_length=1, description="W&B project.")
+    entity: str | None = Field(None, description="W&B team or user; default your default entity.")
+    name: str | None = Field(None, description="Run name in W&B; default the recipe's name.")
+    mode: Literal["online", "offline", "disabled"] = Field(
+        "online", description="offline writes the run locally (`wandb sync` uploads it later)."
+    )
+    tags: tuple[str, ...] = Field((), description="Tags of the W&B run.")

@@ -1,14 +1,13 @@
-"""Everything around the training loop: setting a run up, resuming it, ending each epoch, finishing.
+"""A run being trained: its snapshots, the end of each epoch (validate, keep the best, log) and the finish.
 
-:func:`start` builds every part before the run folder is touched (so a failure leaves no trace),
-then starts the run or puts it back where its newest snapshot left it. The loop itself is in
-:mod:`srdistill.engine.trainer`.
+:mod:`srdistill.engine.setup` makes a :class:`Training`; the loop itself is in :mod:`srdistill.engine.trainer`.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,17 +19,15 @@ from torch.utils.data import DataLoader
 from srdistill.checkpoints import component_metadata, save_weights
 from srdistill.engine import distributed, snapshots
 from srdistill.engine.board import Board
-from srdistill.engine.build import Parts, build
+from srdistill.engine.build import Parts
 from srdistill.engine.distributed import Cluster
+from srdistill.engine.ema import Ema
 from srdistill.engine.guard import NonFiniteGuard
-from srdistill.engine.loaders import make_loader
-from srdistill.engine.optim import optimizer_and_scheduler
 from srdistill.engine.progress import LossSums, Progress
-from srdistill.engine.runs import BAD_FILES, BEST, LAST, SUMMARY_FILE, TEACHER_FILE, RunDir, Status
+from srdistill.engine.runs import BAD_FILES, BEST, LAST, SUMMARY_FILE, RunDir
 from srdistill.engine.sampling import EpochBatches
-from srdistill.engine.tasks import StudentFit, Task, make_task
+from srdistill.engine.tasks import StudentFit, Task
 from srdistill.errors import UserError
-from srdistill.imaging import to_unit
 from srdistill.recipe.schema import Recipe
 
 
@@ -56,6 +53,7 @@ class Training:
     sums: LossSums
     board: Board
     preview: torch.Tensor | None = None
+    ema: Ema | None = None
     reported: int = 0  # skipped steps already reported
     last_snapshot: float = field(default_factory=time.monotonic)
 
@@ -103,6 +101,7 @@ class Training:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": snapshots.rng_state(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
         snapshots.save_snapshot(self.run.path, p.global_step, self.task.weights, state)
 
@@ -128,13 +127,14 @@ class Training:
         totals = distributed.sum_all(totals.to(self.device) if cluster.distributed else totals, cluster).cpu()
         train = {f"train_{k}": v / done / cluster.world for k, v in zip(names, totals.tolist(), strict=True)}
         bad = set(p.bad_files)
-        val = self.task.validate(self.val_loader, self.console, cluster, bad)
-        p.bad_files = sorted(bad)
-        value = val[self.task.monitor]
-        improved = p.improves(value, self.task.higher_is_better)
-        seconds = time.perf_counter() - started
-        if cluster.main:
-            self._save_epoch(value, improved, train, val, seconds, train_seconds, images)
+        with self.ema.applied(self.task.weights) if self.ema is not None else nullcontext():
+            val = self.task.validate(self.val_loader, self.console, cluster, bad)
+            p.bad_files = sorted(bad)
+            value = val[self.task.monitor]
+            improved = p.improves(value, self.task.higher_is_better)
+            seconds = time.perf_counter() - started
+            if cluster.main:
+                self._save_epoch(value, improved, train, val, seconds, train_seconds, images)
         if improved:
             p.best_value, p.best_epoch = value, p.epoch
         shown = "  ".join(f"{k} {v:.4g}" for k, v in val.items())
@@ -189,60 +189,3 @@ class Training:
         self.say(
             f"[bold green]done[/]: best epoch {p.best_epoch} (val {monitor} {p.best_value:.4g}) → {self.run.file(BEST)}"
         )
-
-
-def start(recipe: Recipe, console: Console, run: RunDir, status: Status, cluster: Cluster) -> Training:
-    """Build every part, then start the run in ``run`` or resume it from its newest snapshot."""
-    cfg = recipe.train
-    parts = build(recipe, "train", distributed.start(cluster, recipe.device))
-    device = parts.device
-    task = make_task(recipe, parts)
-    batch = distributed.per_process_batch(cfg.batch_size, cluster)
-    train_loader = make_loader(parts.data.train, batch, device=device, shuffle=True, seed=recipe.seed,
-                               num_workers=cfg.num_workers, cluster=cluster, with_index=True)  # fmt: skip
-    val_loader = make_loader(parts.data.val, cfg.val_batch_size, device=device, num_workers=cfg.num_workers,
-                             cluster=cluster)  # fmt: skip
-    sampler: EpochBatches = train_loader.batch_sampler  # type: ignore[assignment]
-    steps = min(cfg.max_steps_per_epoch or sampler.batches(), sampler.batches())
-    if steps == 0:
-        raise UserError(
-            f"The training split ({len(parts.data.train)} images) holds less than one batch of {cfg.batch_size}.",
-            "Lower train.batch_size or use more training images.",
-        )
-    optimizer, scheduler = optimizer_and_scheduler(task.weights, cfg, steps)
-    progress = Progress()
-    out = console if cluster.main else None
-    if status == "resume":
-        latest, state = snapshots.load_latest(run.path, task.weights, lambda m: console.print(f"[yellow]{m}[/]"))
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state["scheduler"] is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        snapshots.set_rng_state(state["rng"])
-        progress = Progress.from_state(state["progress"])
-        progress.bad_files = sorted(set(progress.bad_files) | set(state.get("bad_files", [])))  # older snapshots
-        if cluster.main:
-            run.keep_epochs_before(progress.epoch)  # rows written after this snapshot are written again
-        if out is not None:
-            out.print(f"[bold]resuming[/] {run.path} at epoch {progress.epoch}, step {progress.step} ({latest.name})")
-    elif cluster.main:
-        run.create(recipe, status)
-        run.write_json(TEACHER_FILE, parts.teacher.preprocessing())
-    guard = NonFiniteGuard(optimizer, cluster, device)
-    guard.restore(progress.nonfinite, progress.nonfinite_run)
-    main = cluster.main  # only the first process logs
-    board = Board(
-        run.path, cfg.tensorboard if main else False, progress.global_step or None, recipe.wandb if main else None
-    )
-    preview = _preview_batch(parts.data.val, device) if isinstance(task, StudentFit) else None
-    return Training(
-        recipe, cluster, out, run, parts, task, distributed.wrap(task.model, cluster, device),
-        [p for p in task.weights.parameters() if p.requires_grad], optimizer, scheduler, guard, train_loader,
-        val_loader, steps, progress, LossSums(progress.sums, device), board, preview, reported=progress.nonfinite,
-    )  # fmt: skip
-
-
-def _preview_batch(dataset: Any, device: torch.device, count: int = 6) -> torch.Tensor | None:
-    """The first readable validation images, for the reconstruction grids."""
-    images = [dataset[i][0] for i in range(min(count * 2, len(dataset)))]
-    images = [img for img in images if img is not None][:count]
-    return to_unit(torch.stack(images).to(device)) if images else None

@@ -1,6 +1,7 @@
 """The training loop, for the student and the teacher alike: forward, backward, clip, step.
 
-Setting up, resuming and the end of each epoch are in :mod:`srdistill.engine.session`; the
+Setting up and resuming are in :mod:`srdistill.engine.setup`, the end of each epoch in
+:mod:`srdistill.engine.session`; the
 run folder's lock and its rules are in :mod:`srdistill.engine.lock` and
 :mod:`srdistill.engine.runs`.
 """
@@ -17,7 +18,8 @@ from srdistill.engine import distributed
 from srdistill.engine.devices import autocast, synchronize
 from srdistill.engine.lock import RunLock
 from srdistill.engine.runs import RunDir
-from srdistill.engine.session import Training, start
+from srdistill.engine.session import Training
+from srdistill.engine.setup import start
 from srdistill.engine.signals import StopRequests
 from srdistill.errors import Stopped
 from srdistill.imaging import to_unit
@@ -94,6 +96,8 @@ def fit(t: Training) -> None:
                         if cfg.grad_clip is not None:
                             torch.nn.utils.clip_grad_norm_(t.params, cfg.grad_clip)  # clip
                         t.guard.step(skipped)  # step; skipped on the device where the loss was not finite
+                        if t.ema is not None:
+                            t.ema.update(t.task.weights, p.global_step)
                         t.sums.add(losses, skipped)
                         if logging:  # reading the loss waits for the device
                             loss = float(losses["loss"].detach())

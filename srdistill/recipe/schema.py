@@ -103,6 +103,15 @@ class SchedulerConfig(Section):
     decay_rate: float = Field(0.1, gt=0)
 
 
+class EmaConfig(Section):
+    """An exponential moving average of the trained weights (timm's ModelEmaV3)."""
+
+    decay: float = Field(0.999, gt=0, lt=1, description="Weight of the average per step (ESRGAN's 0.999).")
+    warmup: bool = Field(
+        False, description="Ramp the decay up from 0 (timm's warmup: 1 − (1 + step)^−2/3), for short runs."
+    )
+
+
 class TrainBase(Section):
     """What every fit shares."""
 
@@ -129,6 +138,9 @@ class TrainBase(Section):
     log_every: int = Field(50, ge=1, description="Steps between progress updates (and TensorBoard loss points).")
     tensorboard: bool | None = Field(
         None, description="TensorBoard logs in the run folder; default: on when tensorboard is installed."
+    )
+    ema: EmaConfig | None = Field(
+        None, description="Keep an average of the weights; validation, best and last then use it (off: none)."
     )
 
     @field_validator("monitor")

@@ -117,7 +117,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, make_recipe, cli_class) -
         )
         out["distill_recipe"] = write(base / "distill.yaml", distill_recipe)
 
-        import srdistill.engine.session as session
+        import srdistill.engine.setup as session
 
         built = []
 

@@ -128,9 +128,13 @@ def kill(make_recipe, folder: Path, kind: str, rng: random.Random) -> Path:
 
 def kill_and_resume(make_recipe, folder: Path, kind: str, seed: int) -> None:
     recipe = kill(make_recipe, folder, kind, random.Random(seed))
+    complete = list((folder / "run").glob("resume/step-*"))  # a half-written snapshot is not among them
+    if kind == "during_snapshot":
+        assert list((folder / "run").glob("resume/.tmp-step-*")), "the kill left no half-written snapshot"
     code, out = finish(srdistill("train", str(recipe)))
     assert code == 0, out
-    assert ("resuming" in out) == (kind != "before_first_snapshot"), out
+    assert ("resuming" in out) == bool(complete), out  # else it starts again: nothing to resume from
+    assert kind != "before_first_snapshot" or not complete
 
 
 def assert_same_run(folder: Path, reference: dict[str, Any]) -> None:

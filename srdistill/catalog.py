@@ -45,7 +45,7 @@ def catalog() -> Catalog:
 
 def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
-    from srdistill.data import fashion_mnist, image_folder
+    from srdistill.data import fashion_mnist, image_folder, photo_folder
     from srdistill.degradations import blur, chain, jpeg, noise, resize
     from srdistill.losses import features, logits, pixel
     from srdistill.metrics import classification, image
@@ -82,6 +82,7 @@ def builtins() -> Catalog:
 
     cat.datasets.add(fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist)
     cat.datasets.add(image_folder.ImageFolderConfig, image_folder.build_image_folder)
+    cat.datasets.add(photo_folder.PhotoFolderConfig, photo_folder.build_photo_folder)
 
     cat.metrics.add("top1", classification.Top1)
     cat.metrics.add("top5", classification.Top5)

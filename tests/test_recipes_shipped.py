@@ -253,7 +253,8 @@ def test_rgb_folder_recipe_trains_compares_upscales_and_exports_in_colour(
 
     pytest.importorskip("onnxruntime")
     monkeypatch.chdir(tmp_path)
-    tiny = ["--set", f"data.root={photos}", "--set", "data.val_fraction=0.25", "--set", "data.crops_per_image=2"]
+    tiny = ["--set", f"data.root={photos}", "--set", "data.val_fraction=0.5", "--set", "data.test_fraction=0.25"]
+    tiny += ["--set", "data.crops_per_image=2"]
     tiny += ["--set", "train.epochs=1", "--set", "train.batch_size=2", "--set", "train.max_steps_per_epoch=2"]
     tiny += [f"--set={s}" for s in SMALL_RRDB] + ["--set", "device=cpu"]
     result = cli("train", RGB_FOLDER, *tiny)

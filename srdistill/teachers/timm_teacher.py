@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from torch import nn
 
 from srdistill.checkpoints import check_and_load, read_state_dict
@@ -34,6 +35,17 @@ class TimmTeacherConfig(ComponentConfig):
         description="Load every weight but the classifier, which starts fresh for num_classes (to fine-tune "
         "the teacher to a new label set).",
     )
+
+    @field_validator("mean", "std")
+    @classmethod
+    def _usable_normalisation(cls, values: tuple[float, ...] | None, info: ValidationInfo) -> tuple[float, ...] | None:
+        if values is None:
+            return values
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"every value must be a finite number, got {list(values)}")
+        if info.field_name == "std" and any(v <= 0 for v in values):
+            raise ValueError(f"every value must be positive (images are divided by it), got {list(values)}")
+        return values
 
 
 def build_timm_teacher(cfg: TimmTeacherConfig, info: DataInfo) -> Teacher:

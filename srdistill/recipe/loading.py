@@ -178,7 +178,9 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
             return f"{where}: missing 'type'; one of: {', '.join(known)}"
         tag = ctx.get("tag", value)
         suggestion = did_you_mean(str(tag), known)
-        return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}"
+        failed = [p for p in catalog().problems if "failed to load" in p]
+        hint = f" It may come from a plugin that failed to load: {'; '.join(failed)}" if failed else ""
+        return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}.{hint}"
     if kind == "extra_forbidden":
         name = str(path[-1])
         allowed = sorted(parent_model.model_fields) if parent_model is not None else []

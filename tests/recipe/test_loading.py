@@ -355,3 +355,24 @@ def test_same_key_in_different_mappings_and_merge_keys_are_fine(tmp_path: Path) 
     path.write_text("a: {type: x}\nb: {type: y}\nbase: &b {lr: 1, wd: 2}\nopt:\n  <<: *b\n  lr: 3\n")
     assert read_yaml(path) == {"a": {"type": "x"}, "b": {"type": "y"}, "base": {"lr": 1, "wd": 2},
                                "opt": {"lr": 3, "wd": 2}}  # fmt: skip
+
+
+def test_unknown_type_names_the_plugins_that_failed_to_load(make_recipe, tmp_path: Path) -> None:
+    from srdistill.catalog import catalog
+
+    recipe = make_recipe(tmp_path)
+    recipe["teacher"] = {"type": "tiny_cnn"}
+    problem = "plugin 'my_teacher' from my-teacher failed to load and was skipped: ImportError: no module named x"
+    problems = catalog().problems
+    saved = list(problems)  # plugins installed here may have failed too; this test sets its own
+    try:
+        problems[:] = [problem]
+        with pytest.raises(RecipeError, match="unknown teacher 'tiny_cnn'") as e:
+            validate_recipe(recipe)
+        assert f"It may come from a plugin that failed to load: {problem}" in str(e.value)
+        problems.clear()
+        with pytest.raises(RecipeError) as e:
+            validate_recipe(recipe)
+        assert "failed to load" not in str(e.value)
+    finally:
+        problems[:] = saved

@@ -15,7 +15,7 @@ BUILT_INS = {
     "teachers": {"timm"},
     "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain"},
     "losses": {"logit_mse", "ce_gap", "kl", "pixel_l1", "feature", "perceptual"},
-    "datasets": {"fashion_mnist", "image_folder"},
+    "datasets": {"fashion_mnist", "image_folder", "photo_folder"},
     "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"},
 }
 

@@ -227,9 +227,8 @@ def upscale(
 ) -> None:
     """Super-resolve images of any size with a trained student.
 
-    Never writes into the input folder; existing outputs are skipped, so rerunning completes an
-    interrupted run. A 1-channel student upscales colour photos on their luma (Y), the colour
-    (Cb, Cr) upscaled bicubic.
+    Never writes into the input folder. Existing outputs are skipped, so a rerun completes an interrupted run.
+    A 1-channel student upscales colour photos on their luma (Y), their colour (Cb, Cr) bicubic.
     """
     try:
         from srdistill.engine.runtime import select_device

@@ -46,7 +46,7 @@ def catalog() -> Catalog:
 
 def builtins() -> Catalog:
     """A new catalog holding the built-in components only."""
-    from srdistill.data import fashion_mnist, image_folder, shards
+    from srdistill.data import fashion_mnist, image_folder, photo_folder, shards
     from srdistill.data.base import DatasetConfig
     from srdistill.degradations import blur, chain, jpeg, noise, realesrgan, resize
     from srdistill.losses import features, logits, pixel
@@ -87,6 +87,7 @@ def builtins() -> Catalog:
             (fashion_mnist.FashionMNISTConfig, fashion_mnist.build_fashion_mnist),
             (image_folder.ImageFolderConfig, image_folder.build_image_folder),
             (shards.ShardsConfig, shards.build_shards),
+            (photo_folder.PhotoFolderConfig, photo_folder.build_photo_folder),
         ],
     }  # fmt: skip
     for registry, entries in built_in.items():

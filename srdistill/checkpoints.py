@@ -14,7 +14,8 @@ import json
 import os
 import pickle
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,23 @@ def save_weights(module: nn.Module, path: Path, metadata: Mapping[str, Any] | No
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
     header = {METADATA_KEY: json.dumps(dict(metadata or {}), default=str)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=header)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; it becomes ``path`` only if the block succeeds.
+
+    The file is fsynced and renamed over ``path`` (``os.replace``), so readers see the old file
+    or the new one, never a half-written one; on any error (Ctrl-C included) it is removed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; give it the mode of any new file
@@ -56,7 +69,7 @@ def save_weights(module: nn.Module, path: Path, metadata: Mapping[str, Any] | No
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
@@ -82,10 +95,20 @@ def read_metadata(path: Path) -> dict[str, Any]:
             header = f.metadata() or {}
     except Exception as e:
         raise UserError(f"Cannot read {path} as safetensors: {e}", "Point to a .safetensors file.") from None
-    try:
-        return json.loads(header.get(METADATA_KEY, "{}"))
-    except json.JSONDecodeError:
+    text = header.get(METADATA_KEY)
+    if text is None:
         return {}
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        meta = e
+    if not isinstance(meta, dict):
+        raise UserError(
+            f"{path}: its '{METADATA_KEY}' metadata is not a JSON object ({text[:60]!r}).",
+            "The file was altered after srdistill wrote it; re-export it from the run's checkpoint, "
+            f"or remove the '{METADATA_KEY}' metadata key to load it as plain weights.",
+        )
+    return meta
 
 
 def read_state_dict(path: Path, what: str = "weights") -> dict[str, torch.Tensor]:

@@ -7,8 +7,12 @@ A plugin package declares, in its ``pyproject.toml``::
 
 and ``my_package.register(registries)`` adds components exactly as srdistill adds its own::
 
-    def register(registries):
+    from srdistill.plugins import Registrar
+
+    def register(registries: Registrar) -> None:
         registries.teachers.add(MyTeacherConfig, build_my_teacher)
+
+:class:`Registrar` lists the six registries and what each one's builder is called with.
 
 Entry points are read once, the first time the registries are needed. A plugin that fails to
 import or to register becomes a warning naming it and the error, never a crash, and none of its
@@ -39,8 +43,14 @@ class PluginWarning(UserWarning):
     """A plugin could not be loaded, or one of its names was taken."""
 
 
-class _Adder:
-    """One registry as a plugin sees it: additions are tagged with the plugin's package."""
+class RegistryAdder:
+    """One registry as a plugin sees it: additions are tagged with the plugin's package.
+
+    ``add(config, build)`` registers a component: ``config`` is a :class:`ComponentConfig`
+    subclass whose ``type: Literal["name"]`` field is the name recipes use, and ``build`` turns a
+    validated config into the component. Lookups (``get``, ``names``, ``build``) reach the
+    registry itself.
+    """
 
     def __init__(self, registry: Registry[Any], source: str, clashes: list[str]) -> None:
         self._registry, self._source, self._clashes = registry, source, clashes
@@ -59,10 +69,27 @@ class _Adder:
 
 
 class Registrar:
-    """What a plugin's ``register`` function receives: the six registries, by section name."""
+    """What a plugin's ``register`` function receives: the six registries, by recipe section.
+
+    Attributes:
+        students: ``build(cfg, info: DataInfo) -> SuperResolver`` (``srdistill.students.base``).
+        teachers: ``build(cfg, info: DataInfo) -> Teacher`` (``srdistill.teachers.base``).
+        degradations: ``build(cfg) -> nn.Module`` mapping HR ``(B, C, H, W)`` in [0, 1] to LR.
+        losses: ``build(cfg) -> Loss`` (``srdistill.losses.base``); configs subclass ``WeightedConfig``.
+        datasets: ``build(cfg) -> Splits`` (``srdistill.data.base``); configs subclass ``DatasetConfig``.
+        metrics: ``add("name", MetricClass)``: a :class:`srdistill.metrics.base.Metric` subclass, built
+            without arguments.
+    """
+
+    students: RegistryAdder
+    teachers: RegistryAdder
+    degradations: RegistryAdder
+    losses: RegistryAdder
+    datasets: RegistryAdder
+    metrics: RegistryAdder
 
     def __init__(self, cat: Catalog, source: str, clashes: list[str]) -> None:
-        self._adders = {name: _Adder(reg, source, clashes) for name, reg in cat.registries().items()}
+        self._adders = {name: RegistryAdder(reg, source, clashes) for name, reg in cat.registries().items()}
         for name, adder in self._adders.items():
             setattr(self, name, adder)
 

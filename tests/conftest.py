@@ -245,3 +245,22 @@ def flatten():
 def cli_class() -> type[CLI]:
     """The class behind the ``cli`` fixture, for fixtures of a wider scope: ``cli_class(monkeypatch)``."""
     return CLI
+
+
+# -- real colour photos ---------------------------------------------------------------------------------
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-image's colour photos (shipped with it, no download), shrunk 4× so tests stay fast."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    for i, name in enumerate(PHOTOS):
+        image = Image.fromarray(getattr(skimage_data, name)())
+        image = image.resize((image.width // 4, image.height // 4), Image.Resampling.BICUBIC)
+        image.save(folder / f"{name}.{'jpg' if i % 2 else 'png'}", **({"quality": 95} if i % 2 else {}))
+    return folder

@@ -21,6 +21,7 @@ from srdistill.compat.basicsr import rrdbnet_class
 
 Case = Callable[[Path, dict[str, Any]], list[str]]
 MARKER = "pwned.txt"
+FRESH = "fresh"
 
 
 class Exploit:
@@ -53,6 +54,11 @@ def student_file(folder: Path, channels: int = 1) -> Path:
 def with_student_weights(folder: Path, recipe: dict[str, Any], path: Path) -> list[str]:
     recipe["student"]["weights"] = str(path)
     return train(folder, recipe)
+
+
+def fresh_run_dir(folder: Path, recipe: dict[str, Any]) -> None:
+    """Point the run at a new folder, so the error comes from building the recipe; it must stay unwritten."""
+    recipe["run"]["dir"] = str(folder / "runs" / FRESH)
 
 
 # -- the cases ------------------------------------------------------------------------------------------
@@ -239,6 +245,112 @@ def image_folder_missing_a_class_in_val(folder, recipe):
     return train(folder, recipe)
 
 
+def duplicate_top_level_key(folder, recipe):
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False) + "train:\n  epochs: 2\n")
+    return ["train", str(path)]
+
+
+def duplicate_nested_key(folder, recipe):
+    path = folder / "recipe.yaml"
+    text = yaml.safe_dump(recipe, sort_keys=False)
+    path.write_text(text.replace("  optimizer:\n", "  optimizer:\n    lr: 0.5\n", 1))
+    return ["train", str(path)]
+
+
+def duplicate_key_in_an_override(folder, recipe):
+    return train(folder, recipe, "--set", "train.optimizer={name: adam, lr: 0.1, lr: 0.2}")
+
+
+def image_folder_with_one_class(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    from PIL import Image
+
+    for split in ("train", "val"):
+        (folder / "tree" / split / "only").mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (20, 20), 40 * i).save(folder / "tree" / split / "only" / f"{i}.png")
+    recipe["data"] = {"type": "image_folder", "root": str(folder / "tree"), "hr_size": 28, "channels": 1}
+    return train(folder, recipe)
+
+
+def image_folder_class_without_a_readable_image(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for c in ("a", "b"):
+            (folder / "tree" / split / c).mkdir(parents=True)
+            for i in range(2):
+                target = folder / "tree" / split / c / f"{i}.png"
+                if split == "train" and c == "b":
+                    target.write_bytes(b"not a png")
+                else:
+                    Image.new("L", (20, 20)).save(target)
+    recipe["data"] = {"type": "image_folder", "root": str(folder / "tree"), "hr_size": 28, "channels": 1}
+    return train(folder, recipe)
+
+
+def teacher_std_zero(folder, recipe):
+    recipe["teacher"]["std"] = [0.0]
+    return train(folder, recipe)
+
+
+def teacher_std_infinite(folder, recipe):
+    return train(folder, recipe, "--set", "teacher.std=[.inf]")
+
+
+def teacher_mean_nan(folder, recipe):
+    return train(folder, recipe, "--set", "teacher.mean=[.nan]")
+
+
+def loss_weights_sum_to_zero(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["losses"] = [{"type": "logit_mse", "weight": 0.0}, {"type": "pixel_l1", "weight": 0}]
+    return train(folder, recipe)
+
+
+def loss_weight_infinite(folder, recipe):
+    return train(folder, recipe, "--set", "losses.0.weight=.inf")
+
+
+def upscale_into_its_input_folder(folder, recipe):
+    from PIL import Image
+
+    (folder / "photos").mkdir()
+    Image.new("RGB", (12, 10)).save(folder / "photos" / "a.png")
+    return ["upscale", str(student_file(folder)), str(folder / "photos"), str(folder / "photos" / "up")]
+
+
+def upscale_output_is_an_existing_file(folder, recipe):
+    from PIL import Image
+
+    (folder / "photos").mkdir()
+    Image.new("RGB", (12, 10)).save(folder / "photos" / "a.png")
+    (folder / "out.png").write_bytes(b"a file of mine")
+    return ["upscale", str(student_file(folder)), str(folder / "photos"), str(folder / "out.png")]
+
+
+def upscale_with_malformed_metadata(folder, recipe):
+    from PIL import Image
+
+    Image.new("RGB", (12, 10)).save(folder / "a.png")
+    path = folder / "student.safetensors"
+    net = rrdbnet_class()(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+    save_weights(net, path, {"role": "student", "config": {"type": "rrdb", "num_block": "many"}, "channels": 3})
+    return ["upscale", str(path), str(folder / "a.png"), str(folder / "b.png")]
+
+
+def upscale_with_a_classifier(folder, recipe):
+    import timm
+    from PIL import Image
+
+    Image.new("RGB", (12, 10)).save(folder / "a.png")
+    path = folder / "classifier.pth"
+    torch.save(timm.create_model("test_resnet", num_classes=10).state_dict(), path)
+    return ["upscale", str(path), str(folder / "a.png"), str(folder / "b.png")]
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -270,7 +382,40 @@ CASES: list[Case] = [
     batch_larger_than_the_data,
     cuda_without_cuda,
     image_folder_missing_a_class_in_val,
+    duplicate_top_level_key,
+    duplicate_nested_key,
+    duplicate_key_in_an_override,
+    image_folder_with_one_class,
+    image_folder_class_without_a_readable_image,
+    teacher_std_zero,
+    teacher_std_infinite,
+    teacher_mean_nan,
+    loss_weights_sum_to_zero,
+    loss_weight_infinite,
+    upscale_into_its_input_folder,
+    upscale_output_is_an_existing_file,
+    upscale_with_malformed_metadata,
+    upscale_with_a_classifier,
 ]
+
+
+# what each new case's error must say: the problem named, not just any error
+EXPECTED = {
+    "duplicate_top_level_key": "the key 'train' appears twice",
+    "duplicate_nested_key": "the key 'lr' appears twice",
+    "duplicate_key_in_an_override": "the key 'lr' appears twice",
+    "image_folder_with_one_class": "has one class folder (only)",
+    "image_folder_class_without_a_readable_image": "no image of 1 classes can be decoded: b",
+    "teacher_std_zero": "teacher.std: every value must be positive",
+    "teacher_std_infinite": "teacher.std: every value must be a finite number",
+    "teacher_mean_nan": "teacher.mean: every value must be a finite number",
+    "loss_weights_sum_to_zero": "Every loss has weight 0 (logit_mse, pixel_l1)",
+    "loss_weight_infinite": "losses.0.weight",
+    "upscale_into_its_input_folder": "is inside the input folder",
+    "upscale_output_is_an_existing_file": "is an existing file",
+    "upscale_with_malformed_metadata": "config.num_block",
+    "upscale_with_a_classifier": "is not an RRDB network",
+}
 
 
 def files(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -314,3 +459,6 @@ def test_bad_input(case: Case, cli, finished_run, tmp_path: Path, fmnist_root: P
     assert len(output.strip().splitlines()) <= 30, output  # one screen
     assert files(run) == before
     assert not (tmp_path / MARKER).exists()
+    assert not (tmp_path / "runs" / FRESH).exists()
+    if case.__name__ in EXPECTED:
+        assert EXPECTED[case.__name__] in " ".join(output.replace("│", " ").split()), output

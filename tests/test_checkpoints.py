@@ -100,8 +100,19 @@ def test_read_metadata_of_foreign_safetensors(tmp_path: Path) -> None:
     path = tmp_path / "w.safetensors"
     save_file({"a": torch.zeros(2)}, str(path))
     assert read_metadata(path) == {}
-    save_file({"a": torch.zeros(2)}, str(path), metadata={"srdistill": "not json"})
+    save_file({"a": torch.zeros(2)}, str(path), metadata={"other": "x"})
     assert read_metadata(path) == {}
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '"a string"', "3"])
+def test_malformed_metadata_is_a_clear_error(tmp_path: Path, text: str) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    save_file({"a": torch.zeros(2)}, str(path), metadata={"srdistill": text})
+    with pytest.raises(UserError, match="metadata is not a JSON object") as e:
+        read_metadata(path)
+    assert str(path) in str(e.value)
 
 
 def test_read_metadata_of_non_safetensors(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,37 @@ def walkthrough_blocks(text: str) -> list[str]:
 def test_the_walkthrough_has_its_steps() -> None:
     blocks = walkthrough_blocks((ROOT / "CONTRIBUTING.md").read_text())
     assert len(blocks) == 6
-    assert "pip install -e plugins/my-teacher" in blocks[2]
-    assert "srdistill train plugins/my-teacher/distill.yaml" in blocks[3]
+    assert "pip install -e ../my-teacher" in blocks[2]  # the package lives outside the clone
+    assert "srdistill train ../my-teacher/distill.yaml" in blocks[3]
+    assert "weights: runs/my_pixel/best.safetensors" in blocks[3]  # distillation starts from the pixel student
+
+
+def heredocs(blocks: list[str]) -> list[tuple[str, str]]:
+    """``(path, text)`` of every file a block writes with ``cat > path <<'TAG'``, in order."""
+    found = []
+    for block in blocks:
+        found += re.findall(r"cat > (\S+) <<'(\w+)'\n(.*?)\n\2\n", block, flags=re.S)
+    return [(path, text + "\n") for path, _, text in found]
+
+
+def test_the_walkthrough_python_is_ruff_clean(tmp_path: Path) -> None:
+    """Each version of each Python file, checked with the plugin's own ruff settings (lint and format)."""
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.is_file():
+        pytest.skip("ruff is not installed beside this Python")
+    files = heredocs(walkthrough_blocks((ROOT / "CONTRIBUTING.md").read_text()))
+    config = next(text for path, text in files if path.endswith("pyproject.toml"))
+    snippets = [(path, text) for path, text in files if path.endswith(".py")]
+    assert len(snippets) == 5
+    for i, (path, text) in enumerate(snippets):
+        folder = tmp_path / str(i)
+        target = folder / Path(path).relative_to("../my-teacher")
+        target.parent.mkdir(parents=True)
+        (folder / "pyproject.toml").write_text(config)
+        target.write_text(text)
+        for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+            done = subprocess.run([str(ruff), *args, str(folder)], capture_output=True, text=True, cwd=folder)
+            assert done.returncode == 0, f"{path}:\n{done.stdout}{done.stderr}"
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,51 @@ def test_darionet_with_a_checkpoint_of_the_wrong_layout(
     assert result.exit_code == 1
     assert "not an RRDB network in a known layout" in flatten(result.stderr)
     assert "Traceback" not in result.output
+
+
+RGB_FOLDER = RECIPES_DIR / "rgb_folder_pixel.yaml"
+
+
+def test_rgb_folder_recipe_dry_run(cli, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", RGB_FOLDER, "--dry-run", "--set", f"data.root={photos}", "--set", "data.val_fraction=0.25")
+    assert_dry_run_ok(result, tmp_path / "runs", "3×100×100", "3×32×32", "3×128×128")
+
+
+@pytest.mark.slow
+def test_rgb_folder_recipe_trains_compares_upscales_and_exports_in_colour(
+    cli, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny run of the shipped recipe on real photos: every step keeps RGB."""
+    from PIL import Image
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(tmp_path)
+    tiny = ["--set", f"data.root={photos}", "--set", "data.val_fraction=0.5", "--set", "data.test_fraction=0.25"]
+    tiny += ["--set", "data.crops_per_image=2"]
+    tiny += ["--set", "train.epochs=1", "--set", "train.batch_size=2", "--set", "train.max_steps_per_epoch=2"]
+    tiny += [f"--set={s}" for s in SMALL_RRDB] + ["--set", "device=cpu"]
+    result = cli("train", RGB_FOLDER, *tiny)
+    assert result.exit_code == 0, result.output
+    best = tmp_path / "runs" / "rgb_folder_pixel" / "best.safetensors"
+    assert best.is_file()
+
+    result = cli("compare", RGB_FOLDER, *tiny, "--json", tmp_path / "table.json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = {row["method"]: row for row in json.loads((tmp_path / "table.json").read_text())["rows"]}
+    assert set(rows) == {"original", "bilinear", "bicubic", "rrdb_rgb_pixel"}
+    assert math.isfinite(rows["bicubic"]["psnr"]) and 0 < rows["bicubic"]["ssim"] < 1
+    assert rows["original"]["agreement"] == 1.0
+
+    result = cli("upscale", best, photos, tmp_path / "x4")
+    assert result.exit_code == 0, result.output
+    assert "luma" not in result.output
+    for path in photos.iterdir():
+        out = Image.open(tmp_path / "x4" / path.name)
+        assert out.mode == "RGB" and out.size == tuple(4 * s for s in Image.open(path).size)
+
+    result = cli("export", best, tmp_path / "exported" / "student")
+    assert result.exit_code == 0, result.output
+    assert "(batch, 3, height, width)" in result.output and "ok" in result.output

@@ -15,7 +15,7 @@ BUILT_INS = {
     "teachers": {"timm"},
     "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain", "realesrgan"},
     "losses": {"logit_mse", "ce_gap", "kl", "pixel_l1", "feature", "perceptual"},
-    "datasets": {"fashion_mnist", "image_folder", "shards"},
+    "datasets": {"fashion_mnist", "image_folder", "shards", "photo_folder"},
     "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap", "lpips"},
 }
 

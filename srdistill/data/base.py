@@ -36,14 +36,31 @@ class DatasetConfig(ComponentConfig):
     relabel: Relabel | None = Field(None, description="Train on a new label set (e.g. to fine-tune a teacher).")
 
 
+#: the label of an image in a data set without labels (``DataInfo.num_classes == 0``)
+NO_LABEL = -1
+
+
 @dataclass(frozen=True)
 class DataInfo:
-    """Facts about a data set that components are sized from."""
+    """Facts about a data set that components are sized from.
+
+    Attributes:
+        channels: 1 (greyscale) or 3 (RGB).
+        num_classes: classes of the labels; 0 for a data set without labels (every label is
+            :data:`NO_LABEL`), where only label-free metrics apply.
+        hr_size: ``(height, width)`` of the originals; of the training crops when evaluation
+            images differ in size.
+        class_names: one name per class, by index.
+    """
 
     channels: int
     num_classes: int
     hr_size: tuple[int, int]
     class_names: tuple[str, ...]
+
+    @property
+    def labelled(self) -> bool:
+        return self.num_classes > 0
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,15 @@ def collate(items: list[Item]) -> tuple[Any, ...]:
     if not good:
         empty = (torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), bad)
         return (*empty, torch.empty(0, dtype=torch.long)) if indexed else empty
+    sizes = {tuple(item[0].shape) for item in good}  # type: ignore[union-attr]
+    if len(sizes) > 1:
+        from srdistill.errors import UserError
+
+        raise UserError(
+            f"One batch holds images of different sizes ({', '.join(map(str, sorted(sizes)[:3]))}): "
+            "this data set keeps each image's own size.",
+            "Evaluate one image at a time: set train.val_batch_size: 1 and compare.batch_size: 1.",
+        )
     images = torch.stack([item[0] for item in good])  # type: ignore[misc]
     labels = torch.tensor([int(item[1]) for item in good], dtype=torch.long)
     if indexed:

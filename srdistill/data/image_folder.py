@@ -46,6 +46,11 @@ def image_extensions() -> tuple[str, ...]:
     return tuple(ext.lower() for ext in Image.registered_extensions())
 
 
+def images_under(folder: Path) -> list[Path]:
+    """The image files in ``folder`` and below it, by extension, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in image_extensions())
+
+
 class FolderImages(Dataset):
     """``(path, label)`` samples decoded and cropped to ``hr_size`` on access."""
 
@@ -131,11 +136,41 @@ def scan_classes(folder: Path, class_to_idx: dict[str, int] | None = None) -> tu
             f"{folder} has no images for {len(empty)} of its {len(classes)} classes: {', '.join(empty[:5])}{more}.",
             "Every class of the training split needs a folder with at least one image in every split.",
         )
+    unreadable = _classes_without_a_readable_image(samples, classes)
+    if unreadable:
+        more = f" (+{len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
+        raise UserError(
+            f"{folder}: no image of {len(unreadable)} classes can be decoded: {', '.join(unreadable[:5])}{more}.",
+            "Replace the broken files (truncated downloads, wrong extensions) or remove the class folder.",
+        )
     return samples, classes
+
+
+def _classes_without_a_readable_image(samples: list[tuple[str, int]], classes: list[str]) -> list[str]:
+    """Classes none of whose files decodes; each class stops at its first good file (one decode for most)."""
+    ok: set[int] = set()
+    for path, label in samples:
+        if label in ok:
+            continue
+        try:
+            with Image.open(path) as img:
+                img.draft(img.mode, (64, 64))  # JPEG: a small DCT-scaled decode is enough to tell
+                img.load()
+            ok.add(label)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            pass
+    return [c for i, c in enumerate(classes) if i not in ok]
 
 
 def build_image_folder(cfg: ImageFolderConfig) -> Splits:
     train_samples, classes = scan_classes(cfg.root / cfg.train_dir)
+    if len(classes) == 1:
+        raise UserError(
+            f"{cfg.root / cfg.train_dir} has one class folder ({classes[0]}): a classifier has nothing to tell "
+            "apart (top-1 is 1.0 whatever it learns), and label metrics say nothing.",
+            "Add a folder per class. For photos without classes use data.type: photo_folder "
+            "(PSNR/SSIM and the teacher's agreement, no labels).",
+        )
     class_to_idx = {c: i for i, c in enumerate(classes)}
     val_samples, _ = scan_classes(cfg.root / cfg.val_dir, class_to_idx)
 

@@ -83,4 +83,5 @@ def _preview_batch(dataset: Any, device: torch.device, count: int = 6) -> torch.
     """The first readable validation images, for the reconstruction grids."""
     images = [dataset[i][0] for i in range(min(count * 2, len(dataset)))]
     images = [img for img in images if img is not None][:count]
+    images = [img for img in images if img.shape == images[0].shape]  # a photo folder's sizes differ
     return to_unit(torch.stack(images).to(device)) if images else None

@@ -28,6 +28,7 @@ def load_student(path: Path) -> tuple[SuperResolver, int]:
     if channels is None:
         from srdistill.students.rrdb_layouts import infer_arch, to_basicsr
 
-        channels = infer_arch(to_basicsr(read_state_dict(path, "checkpoint"))).num_in_ch
+        source = f"checkpoint ({path})"
+        channels = infer_arch(to_basicsr(read_state_dict(path, "checkpoint"), source), source).num_in_ch
     info = DataInfo(channels=int(channels), num_classes=0, hr_size=(0, 0), class_names=())
     return load_student_checkpoint(path, info, RRDBConfig(type="rrdb"), catalog().students), int(channels)

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from rich.console import Console
 
+from srdistill.checkpoints import atomic_path
 from srdistill.errors import UserError
 from srdistill.imaging import resize
+from srdistill.inference.colour import ColourPath, super_resolve_image
+from srdistill.inference.memory import auto_tile
 from srdistill.students.base import SuperResolver
 from srdistill.ui.progress import ProgressBar
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @dataclass
 class UpscaleResult:
     written: list[Path] = field(default_factory=list)
+    #: outputs that existed already and were left as they are (no ``--overwrite``)
+    existing: list[Path] = field(default_factory=list)
     bad: list[tuple[Path, str]] = field(default_factory=list)
+    #: how many images took each colour path other than SAME
+    colour: Counter[ColourPath] = field(default_factory=Counter)
+    tile: int = 0
 
 
 @torch.inference_mode()
@@ -58,12 +71,41 @@ def image_files(source: Path) -> list[Path]:
         return [source]
     if not source.is_dir():
         raise UserError(f"Input not found: {source}", "Give an image file or a folder of images.")
-    from srdistill.data.image_folder import image_extensions
+    from srdistill.data.image_folder import images_under
 
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in image_extensions())
+    files = images_under(source)
     if not files:
         raise UserError(f"No images in {source}.", "Put image files (PNG, JPEG, ...) in the folder.")
     return files
+
+
+def plan_outputs(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs; refuses any plan that could overwrite or re-read an input.
+
+    A folder is written to a folder outside it (names and subfolders kept); a file to ``target``,
+    or into ``target`` if that is a folder or has no extension.
+    """
+    files = image_files(source)
+    if source.is_file():
+        out = target / source.name if target.is_dir() or target.suffix == "" else target
+        if out.resolve() == source.resolve():
+            raise UserError(
+                f"The output {out} is the input image itself.", "Give another file name or an output folder."
+            )
+        return [(source, out)]
+    if target.exists() and not target.is_dir():
+        raise UserError(
+            f"The output {target} is an existing file, but the input {source} is a folder.",
+            "Give an output folder (it is created if missing).",
+        )
+    src, dst = source.resolve(), target.resolve()
+    if dst == src or dst.is_relative_to(src):
+        raise UserError(
+            f"The output folder {target} is {'the input folder' if dst == src else 'inside the input folder'} "
+            f"{source}: inputs would be overwritten, or outputs read back as inputs on the next run.",
+            f"Write to a folder outside {source}, e.g. {source.resolve().parent / (source.resolve().name + '_sr')}.",
+        )
+    return [(path, target / path.relative_to(source)) for path in files]
 
 
 def upscale_files(
@@ -73,46 +115,83 @@ def upscale_files(
     target: Path,
     device: torch.device,
     console: Console | None,
-    tile: int = 256,
+    tile: int | None = None,
     overlap: int = 16,
     scale: float | None = None,
+    overwrite: bool = False,
 ) -> UpscaleResult:
-    """Super-resolve ``source`` (a file or a folder, recursively) into ``target``, keeping file names."""
-    from PIL import Image
-    from torchvision.transforms.v2 import functional as TF
+    """Super-resolve ``source`` (a file or a folder, recursively) into ``target``, keeping file names.
 
-    files = image_files(source)
-    single = source.is_file()
-    if single and target.suffix == "":
-        target = target / source.name
+    Outputs that exist are skipped unless ``overwrite``, and every output is written atomically,
+    so an interrupted run leaves only whole images and the same command completes it.
+    ``tile=None`` picks the tile from free memory (:func:`srdistill.inference.memory.auto_tile`).
+    """
+    from PIL import Image
+
+    pairs = plan_outputs(source, target)
     result = UpscaleResult()
-    mode = "RGB" if channels == 3 else "L"
+    todo = []
+    for path, out_path in pairs:
+        if out_path.exists() and not overwrite:
+            result.existing.append(out_path)
+        else:
+            todo.append((path, out_path))
     student = student.to(device).eval()
-    with ProgressBar(console, "upscale", len(files), log_every=max(1, len(files) // 10)) as bar:
-        for i, path in enumerate(files, 1):
-            out_path = target if single else target / path.relative_to(source)
+    if tile is None and todo:
+        choice = auto_tile(student, channels, device, overlap)
+        tile = choice.tile
+        if console is not None:
+            console.print(choice.describe(device), highlight=False)
+    result.tile = tile or 0
+
+    def run(lr: torch.Tensor) -> torch.Tensor:
+        assert tile is not None
+        return upscale_tensor(student, lr.to(device), tile, overlap, scale)
+
+    with ProgressBar(console, "upscale", len(todo), log_every=max(1, len(todo) // 10)) as bar:
+        for i, (path, out_path) in enumerate(todo, 1):
             try:
                 with Image.open(path) as img:
                     img.load()
-                    rgb = img.convert(mode)
-            except (OSError, SyntaxError, ValueError) as e:
+                    sr, colour = super_resolve_image(img, channels, run)
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
                 result.bad.append((path, str(e).splitlines()[0] if str(e) else type(e).__name__))
                 bar.update(i)
                 continue
-            lr = TF.pil_to_tensor(rgb).unsqueeze(0).to(device).float().div_(255.0)
-            sr = upscale_tensor(student, lr, tile, overlap, scale)
-            pixels = sr[0].mul(255.0).round_().to(torch.uint8).cpu()
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            TF.to_pil_image(pixels).save(
-                out_path, **({"quality": 95} if out_path.suffix.lower() in (".jpg", ".jpeg") else {})
-            )
+            except torch.OutOfMemoryError:
+                raise UserError(
+                    f"Out of {device.type} memory upscaling {path} with --tile {tile}.",
+                    f"Pass a smaller --tile (e.g. --tile {max(8, (tile or 64) // 2)}); images written so far "
+                    "are kept and the same command continues with the rest.",
+                ) from None
+            if colour is not ColourPath.SAME:
+                result.colour[colour] += 1
+            save_image(sr, out_path)
             result.written.append(out_path)
             bar.update(i)
     return result
 
 
-def check_tiling(tile: int, overlap: int, scale: float | None) -> None:
-    if tile < 8 or overlap < 0 or overlap >= tile:
+def save_image(image: Image.Image, path: Path) -> None:
+    """Write ``image`` to ``path`` atomically, in the format its extension names."""
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format=fmt, **options)
+    except (OSError, KeyError, ValueError) as e:
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise UserError(
+            f"Cannot write {path}: {reason}.",
+            "Check that the output folder is writable and has space, and that PIL can write this format. "
+            "Images written so far are kept; the same command continues with the rest.",
+        ) from None
+
+
+def check_tiling(tile: int | None, overlap: int, scale: float | None) -> None:
+    if overlap < 0 or (tile is not None and (tile < 8 or overlap >= tile)):
         raise UserError(
             f"--tile {tile} --overlap {overlap}: need tile ≥ 8 and 0 ≤ overlap < tile.", "E.g. --tile 256 --overlap 16."
         )

@@ -14,7 +14,7 @@ from srdistill.registry import ComponentConfig
 class WeightedConfig(ComponentConfig):
     """Base of loss configs: every term of the sum has a weight."""
 
-    weight: float = Field(1.0, ge=0, description="Weight of this term in the total loss.")
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="Weight of this term in the total loss.")
 
 
 @dataclass
@@ -57,6 +57,13 @@ class WeightedSum(nn.Module):
 
     def __init__(self, terms: list[tuple[str, float, Loss]]) -> None:
         super().__init__()
+        if terms and sum(weight for _, weight, _ in terms) == 0:
+            from srdistill.errors import UserError
+
+            raise UserError(
+                f"Every loss has weight 0 ({', '.join(name for name, _, _ in terms)}): the student would not learn.",
+                "Give at least one loss in losses: a positive weight (the default is 1).",
+            )
         self.names = [name for name, _, _ in terms]
         self.weights = [weight for _, weight, _ in terms]
         self.losses = nn.ModuleList([loss for _, _, loss in terms])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -40,16 +40,23 @@ class Metric:
 
     def __init__(self) -> None:
         self.total: torch.Tensor | None = None
-        self.count = 0
+        self.count: int | torch.Tensor = 0
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         raise NotImplementedError
 
     def update(self, batch: EvalBatch) -> None:
-        values = self.per_image(batch).detach().to(torch.float64)
+        count: int | torch.Tensor
+        if self.needs_labels:  # images without a label (NO_LABEL, -1) are left out, on the device
+            known = batch.labels >= 0
+            values = self.per_image(replace(batch, labels=batch.labels.clamp(min=0))).detach().to(torch.float64)
+            values, count = values * known, known.sum()
+        else:
+            values = self.per_image(batch).detach().to(torch.float64)
+            count = values.numel()
         total = values.sum()
         self.total = total if self.total is None else self.total + total
-        self.count += values.numel()
+        self.count = self.count + count
 
     def merge(self, sum_all: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Replace the sums by their totals over all processes (``sum_all`` all-reduces a tensor)."""
@@ -63,6 +70,7 @@ class Metric:
         self.total, self.count = torch.tensor(total, dtype=torch.float64), int(count)
 
     def compute(self) -> float:
-        if self.total is None or self.count == 0:
+        count = float(self.count)
+        if self.total is None or count == 0:
             return float("nan")
-        return float(self.total.item() / self.count)
+        return float(self.total.item() / count)

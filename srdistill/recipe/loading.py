@@ -37,16 +37,54 @@ def load_recipe(path: Path | str, overrides: Sequence[str] = ()) -> Recipe:
     return validate_recipe(raw, str(path))
 
 
+DUPLICATE = "appears twice"
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a key given twice in one mapping (at any depth) is an error.
+
+    Plain YAML keeps the last value silently, so a second ``train:`` section would replace the
+    first without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, whose keys the mapping may override
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, line)
+            except TypeError:  # an unhashable key; the base class reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key '{key}' {DUPLICATE} (lines {first} and {line}); YAML would keep only the last one",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` parsed as YAML, refusing duplicate keys (:class:`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: builds plain values only
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"Recipe not found: {path}", "Check the path; the shipped recipes are in recipes/.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise UserError(f"{path} is not valid YAML{where}: {problem}", "Fix the YAML syntax there.") from None
+        fix = "Keep one of the two (merge them)." if DUPLICATE in problem else "Fix the YAML syntax there."
+        raise UserError(f"{path} is not valid YAML{where}: {problem}", fix) from None
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a text file.", "Point to a YAML recipe.") from None
     if not isinstance(data, dict):
@@ -66,7 +104,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str) 
             problems.append(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. train.epochs=3")
             continue
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text) if text.strip() else None
+        except yaml.constructor.ConstructorError as e:
+            problems.append(f"--set {key}: {e.problem}")
+            continue
         except yaml.YAMLError:
             value = text
         parts = key.strip().split(".")
@@ -139,7 +180,9 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
             return f"{where}: missing 'type'; one of: {', '.join(known)}"
         tag = ctx.get("tag", value)
         suggestion = did_you_mean(str(tag), known)
-        return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}"
+        failed = [p for p in catalog().problems if "failed to load" in p]
+        hint = f" It may come from a plugin that failed to load: {'; '.join(failed)}" if failed else ""
+        return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}.{hint}"
     if kind == "extra_forbidden":
         name = str(path[-1])
         if section == "train" and parent_model is StudentTrain and name in TeacherTrain.model_fields:

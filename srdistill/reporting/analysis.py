@@ -37,3 +37,11 @@ def ranked(values: torch.Tensor, k: int, largest: bool) -> list[int]:
     finite = torch.nonzero(torch.isfinite(values)).flatten()
     order = finite[torch.argsort(values[finite], descending=largest)]
     return order[:k].tolist()
+
+
+def gains_and_losses(change: torch.Tensor, k: int) -> tuple[list[int], list[int]]:
+    """The ``k`` classes that lost most (most negative first) and the ``k`` that gained most (largest
+    first); a class whose change is zero or missing is in neither list."""
+    lost = [c for c in ranked(change, k, largest=False) if change[c] < 0]
+    gained = [c for c in ranked(change, k, largest=True) if change[c] > 0]
+    return lost, gained

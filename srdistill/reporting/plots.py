@@ -52,12 +52,22 @@ def training_curves(runs: dict[str, Path], path: Path) -> Path | None:
     for ax, (key, title) in zip(axes[0], shown, strict=True):
         for name, columns in data.items():
             if key in columns:
-                ax.plot(columns["epoch"], columns[key], marker="o", label=name)
+                draw_curve(ax, columns["epoch"], columns[key], name)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     return _save(fig, path)
+
+
+def draw_curve(ax: Any, xs: list[float], ys: list[float], label: str) -> None:
+    """One run's values per epoch; a single epoch is a large marked point labelled with its value
+    (a lone line-less dot is easy to miss and says nothing of its value)."""
+    if len(ys) == 1:
+        ax.plot(xs, ys, marker="o", markersize=9, linestyle="none", label=label)
+        ax.annotate(f"{ys[0]:.4g}", (xs[0], ys[0]), textcoords="offset points", xytext=(8, 6), fontsize=9)
+    else:
+        ax.plot(xs, ys, marker="o", label=label)
 
 
 def change_distribution(before: torch.Tensor, after: torch.Tensor, method: str, path: Path) -> Path:

@@ -13,7 +13,7 @@ from srdistill.errors import UserError
 from srdistill.methods import ORIGINAL, REFERENCE_BASELINE
 from srdistill.recipe.schema import Recipe
 from srdistill.reporting import plots
-from srdistill.reporting.analysis import ClassStats, class_stats, ranked
+from srdistill.reporting.analysis import ClassStats, class_stats, gains_and_losses, ranked
 from srdistill.reporting.collect import Predictions, collect
 
 
@@ -38,7 +38,7 @@ def make_report(recipe: Recipe, out: Path, console: Console | None, method: str 
     change = after - before
     k = max(1, min(10, n // 3))
     hardest = ranked(stats[ORIGINAL].f1, k, largest=False)
-    worst, best = ranked(change, k, largest=False), ranked(change, k, largest=True)
+    worst, best = gains_and_losses(change, k)
 
     runs = {recipe.name: recipe.run_dir / "metrics.csv"}
     for ref in recipe.compare.checkpoints:
@@ -51,11 +51,12 @@ def make_report(recipe: Recipe, out: Path, console: Console | None, method: str 
         plots.class_bars(hardest, names, {m: stats[m].f1 for m in compared}, "hardest classes on originals (lowest F1)",
                          "F1", out / "hardest_classes.png"),
         plots.class_bars(worst + best[::-1], names, {m: stats[m].accuracy for m in compared},
-                         f"largest losses (left) and gains (right) of {target}", "top-1", out / "losses_gains.png"),
+                         f"largest losses (left) and gains (right) of {target}", "top-1", out / "losses_gains.png")
+        if worst or best else None,
         plots.reconstruction_grid(worst[:3], names, pred.examples, _columns(pred), f"classes {target} loses most on",
-                                  out / "reconstructions_worst.png"),
+                                  out / "reconstructions_worst.png") if worst else None,
         plots.reconstruction_grid(best[:3], names, pred.examples, _columns(pred), f"classes {target} gains most on",
-                                  out / "reconstructions_best.png"),
+                                  out / "reconstructions_best.png") if best else None,
     ]  # fmt: skip
     written = [f for f in figures if f is not None]
     page = out / "report.html"
@@ -89,7 +90,9 @@ def _page(
         f"<tr><td>{esc(m)}</td><td>{(pred.preds[m] == pred.labels).double().mean():.4f}</td></tr>" for m in pred.preds
     )
 
-    def table(classes: list[int], title: str) -> str:
+    def table(classes: list[int], title: str, empty: str = "") -> str:
+        if not classes:
+            return f"<h3>{esc(title)}</h3><p>{esc(empty)}</p>"
         head = "<tr><th>class</th><th>images</th><th>F1 original</th><th>top-1 original</th>" \
                f"<th>top-1 {esc(target)}</th><th>change</th></tr>"  # fmt: skip
         body = "".join(
@@ -119,8 +122,8 @@ figcaption{{color:#555;font-size:.9em}}</style></head><body>
 {imgs}
 <h2>Classes</h2>
 {table(hardest, "Hardest classes on originals (lowest F1)")}
-{table(worst, f"Largest losses of {target}")}
-{table(best, f"Largest gains of {target}")}
+{table(worst, f"Largest losses of {target}", f"No class has a lower top-1 with {target} than on originals.")}
+{table(best, f"Largest gains of {target}", f"No class has a higher top-1 with {target} than on originals.")}
 </body></html>
 """
 

@@ -47,8 +47,9 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
     state = None
     found: dict[str, int] = {}
     if cfg.weights is not None:
-        state = to_basicsr(read_state_dict(resolve_student(cfg.weights), "student.weights"))
-        arch = infer_arch(state)
+        source = f"student.weights ({cfg.weights})"
+        state = to_basicsr(read_state_dict(resolve_student(cfg.weights), "student.weights"), source)
+        arch = infer_arch(state, source)
         if arch.num_in_ch != info.channels:
             raise UserError(
                 f"student.weights ({cfg.weights}) is an RRDB for {arch.num_in_ch}-channel images, "

@@ -41,8 +41,11 @@ _RULES = {
 }
 
 
-def detect_layout(state: Mapping[str, torch.Tensor]) -> Layout:
-    """``basicsr``, ``esrgan`` or ``esrgan_old``; a :class:`UserError` for anything else."""
+def detect_layout(state: Mapping[str, torch.Tensor], source: str = "weights") -> Layout:
+    """``basicsr``, ``esrgan`` or ``esrgan_old``; a :class:`UserError` for anything else.
+
+    ``source`` names the file and where it was given (``student.weights (path)``) in errors.
+    """
     keys = set(state)
     if "conv_first.weight" in keys and any(k.startswith("body.") for k in keys):
         return "basicsr"
@@ -52,15 +55,15 @@ def detect_layout(state: Mapping[str, torch.Tensor]) -> Layout:
         return "esrgan_old"
     sample = ", ".join(sorted(keys)[:4])
     raise UserError(
-        f"These weights are not an RRDB network in a known layout (first keys: {sample}).",
+        f"{source} is not an RRDB network in a known layout (first keys: {sample}).",
         "Use an ESRGAN, BasicSR or Real-ESRGAN RRDB checkpoint (RRDBNet), or the student checkpoint "
         "that srdistill train wrote.",
     )
 
 
-def to_basicsr(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` with its keys renamed to basicsr's ``RRDBNet`` layout."""
-    layout = detect_layout(state)
+def to_basicsr(state: Mapping[str, torch.Tensor], source: str = "weights") -> dict[str, torch.Tensor]:
+    """``state`` with its keys renamed to basicsr's ``RRDBNet`` layout (``source`` as in :func:`detect_layout`)."""
+    layout = detect_layout(state, source)
     if layout == "basicsr":
         return dict(state)
     rules = _RULES[layout]
@@ -75,7 +78,8 @@ def to_basicsr(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             unknown.append(key)
     if unknown:
         raise UserError(
-            f"RRDB weights in the {layout} layout have keys that layout does not have: {', '.join(unknown[:5])}",
+            f"{source}: RRDB weights in the {layout} layout have keys that layout does not have: "
+            f"{', '.join(unknown[:5])}",
             "The file mixes layouts or is not an RRDB network.",
         )
     return out
@@ -93,13 +97,15 @@ class RRDBArch:
     scale: int
 
 
-def infer_arch(state: Mapping[str, torch.Tensor]) -> RRDBArch:
+def infer_arch(state: Mapping[str, torch.Tensor], source: str = "weights") -> RRDBArch:
     """The architecture of basicsr-layout RRDB weights (pixel-unshuffle tells the scale)."""
     try:
         first, last = state["conv_first.weight"], state["conv_last.weight"]
         grow = state["body.0.rdb1.conv1.weight"].shape[0]
     except KeyError as e:
-        raise UserError(f"RRDB weights lack {e.args[0]}.", "The file is not a complete RRDB network.") from None
+        raise UserError(
+            f"{source}: RRDB weights lack {e.args[0]}.", "The file is not a complete RRDB network."
+        ) from None
     blocks = {int(k.split(".")[1]) for k in state if k.startswith("body.")}
     out_ch, in_unshuffled = last.shape[0], first.shape[1]
     # RRDBNet pixel-unshuffles its input by 2 (scale 2) or 4 (scale 1): conv_first sees in_ch·4 or in_ch·16

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch import nn
 
 from srdistill.checkpoints import check_and_load, read_state_dict
@@ -65,6 +66,17 @@ class TimmTeacherConfig(TeacherConfig):
         if self.pretrained and self.weights is not None:
             raise ValueError("set either weights or pretrained: true, not both")
         return self
+
+    @field_validator("mean", "std")
+    @classmethod
+    def _usable_normalisation(cls, values: tuple[float, ...] | None, info: ValidationInfo) -> tuple[float, ...] | None:
+        if values is None:
+            return values
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"every value must be a finite number, got {list(values)}")
+        if info.field_name == "std" and any(v <= 0 for v in values):
+            raise ValueError(f"every value must be positive (images are divided by it), got {list(values)}")
+        return values
 
 
 def weights_file(cfg: TimmTeacherConfig) -> Path | None:

@@ -76,8 +76,8 @@ def test_greyscale(image_tree: Path) -> None:
 def test_shorter_side_resize_then_centre_crop(tmp_path: Path) -> None:
     from PIL import Image
 
-    for split in ("train", "val"):
-        folder = tmp_path / split / "only"
+    for split, name in (("train", "a"), ("train", "b"), ("val", "a"), ("val", "b")):
+        folder = tmp_path / split / name
         folder.mkdir(parents=True)
         for i in range(2):
             # 40 wide, 20 high: left half black, middle white, right quarter black
@@ -161,11 +161,11 @@ def test_empty_class_folder(tree_copy: Path) -> None:
 
 
 def test_too_few_val_images_to_split(tree_copy: Path) -> None:
-    for image in sorted((tree_copy / "val" / "cat").iterdir())[1:]:
-        image.unlink()
-    for name in ("dog", "fox"):
-        shutil.rmtree(tree_copy / "val" / name)
-        shutil.rmtree(tree_copy / "train" / name)
+    for name in ("cat", "dog"):
+        for image in sorted((tree_copy / "val" / name).iterdir())[1:]:
+            image.unlink()
+    shutil.rmtree(tree_copy / "val" / "fox")
+    shutil.rmtree(tree_copy / "train" / "fox")
     with pytest.raises(UserError, match="too few images"):
         build(tree_copy)
 

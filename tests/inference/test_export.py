@@ -49,3 +49,46 @@ def test_export_without_onnx(cli, tmp_path: Path, checkpoint) -> None:
     result = cli("export", path, tmp_path / "s", "--no-onnx")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s.safetensors").is_file() and not (tmp_path / "s.onnx").exists()
+
+
+def test_onnx_is_one_self_contained_file(cli, tmp_path: Path, checkpoint) -> None:
+    import onnxruntime as ort
+
+    path, net = checkpoint
+    result = cli("export", path, tmp_path / "out" / "student")
+    assert result.exit_code == 0, result.output
+    assert "self-contained" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["student.onnx", "student.safetensors"]
+    alone = tmp_path / "elsewhere" / "copy.onnx"  # copied without anything beside it
+    alone.parent.mkdir()
+    alone.write_bytes((tmp_path / "out" / "student.onnx").read_bytes())
+    session = ort.InferenceSession(str(alone), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 1, 9, 11)
+    with torch.no_grad():
+        assert torch.allclose(torch.from_numpy(session.run(None, {"lr": x.numpy()})[0]), net.eval()(x), atol=1e-4)
+
+
+def test_models_over_the_limit_keep_weights_beside_and_say_so(
+    cli, tmp_path: Path, checkpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import srdistill.inference.export as export_module
+
+    monkeypatch.setattr(export_module, "ONNX_INLINE_LIMIT", 0)
+    path, _ = checkpoint
+    result = cli("export", path, tmp_path / "big")
+    assert result.exit_code == 0, result.output
+    assert "must stay beside big.onnx" in result.output and "parity" in result.output
+    assert (tmp_path / "big.onnx.data").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_export_never_overwrites_without_asking(cli, tmp_path: Path, checkpoint, flatten) -> None:
+    path, _ = checkpoint
+    result = cli("export", path, path.with_suffix(""), "--no-onnx")
+    assert result.exit_code == 1 and "would overwrite the checkpoint" in flatten(result.stderr)
+    assert cli("export", path, tmp_path / "s", "--no-onnx").exit_code == 0
+    before = (tmp_path / "s.safetensors").read_bytes()
+    result = cli("export", path, tmp_path / "s", "--no-onnx")
+    assert result.exit_code == 1 and "--overwrite" in flatten(result.stderr)
+    assert (tmp_path / "s.safetensors").read_bytes() == before
+    assert cli("export", path, tmp_path / "s", "--no-onnx", "--overwrite").exit_code == 0

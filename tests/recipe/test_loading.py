@@ -337,3 +337,52 @@ def test_bad_overrides_are_all_reported(write_recipe) -> None:
 def test_validate_recipe_accepts_a_dict(write_recipe) -> None:
     raw = yaml.safe_load(write_recipe().read_text())
     assert validate_recipe(raw).name == "tiny"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("a: 1\nb: 2\na: 3\n", "a", "lines 1 and 3"),
+        ("s:\n  x: 1\n  y:\n    z: 1\n    z: 2\n", "z", "lines 4 and 5"),
+        ("losses:\n  - type: p\n    weight: 1\n    weight: 2\n", "weight", "lines 3 and 4"),
+        ("s: {k: 1, k: 2}\n", "k", "lines 1 and 1"),
+    ],
+)
+def test_duplicate_keys_at_any_depth_are_refused(tmp_path: Path, text: str, key: str, lines: str) -> None:
+    from srdistill.recipe.loading import read_yaml
+
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=f"the key '{key}' appears twice \\({lines}\\)") as e:
+        read_yaml(path)
+    assert e.value.fix is not None and "Keep one" in e.value.fix
+
+
+def test_same_key_in_different_mappings_and_merge_keys_are_fine(tmp_path: Path) -> None:
+    from srdistill.recipe.loading import read_yaml
+
+    path = tmp_path / "r.yaml"
+    path.write_text("a: {type: x}\nb: {type: y}\nbase: &b {lr: 1, wd: 2}\nopt:\n  <<: *b\n  lr: 3\n")
+    assert read_yaml(path) == {"a": {"type": "x"}, "b": {"type": "y"}, "base": {"lr": 1, "wd": 2},
+                               "opt": {"lr": 3, "wd": 2}}  # fmt: skip
+
+
+def test_unknown_type_names_the_plugins_that_failed_to_load(make_recipe, tmp_path: Path) -> None:
+    from srdistill.catalog import catalog
+
+    recipe = make_recipe(tmp_path)
+    recipe["teacher"] = {"type": "tiny_cnn"}
+    problem = "plugin 'my_teacher' from my-teacher failed to load and was skipped: ImportError: no module named x"
+    problems = catalog().problems
+    saved = list(problems)  # plugins installed here may have failed too; this test sets its own
+    try:
+        problems[:] = [problem]
+        with pytest.raises(RecipeError, match="unknown teacher 'tiny_cnn'") as e:
+            validate_recipe(recipe)
+        assert f"It may come from a plugin that failed to load: {problem}" in str(e.value)
+        problems.clear()
+        with pytest.raises(RecipeError) as e:
+            validate_recipe(recipe)
+        assert "failed to load" not in str(e.value)
+    finally:
+        problems[:] = saved

@@ -27,3 +27,13 @@ def test_ranked_skips_missing_classes() -> None:
     values = torch.tensor([0.5, float("nan"), -0.2, 0.9])
     assert ranked(values, 2, largest=True) == [3, 0]
     assert ranked(values, 5, largest=False) == [2, 0, 3]
+
+
+def test_gains_and_losses_hold_only_classes_that_changed() -> None:
+    from srdistill.reporting.analysis import gains_and_losses
+
+    change = torch.tensor([0.0, -0.3, 0.2, float("nan"), -0.1, 0.0, 0.5])
+    lost, gained = gains_and_losses(change, 10)
+    assert lost == [1, 4] and gained == [6, 2]
+    assert gains_and_losses(torch.zeros(5), 3) == ([], [])
+    assert gains_and_losses(change, 1) == ([1], [6])

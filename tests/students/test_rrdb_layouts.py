@@ -102,10 +102,11 @@ def test_channels_must_match_the_data(tmp_path: Path) -> None:
         build_rrdb(RRDBConfig(type="rrdb", weights=path), GREY)
 
 
-def test_not_an_rrdb_is_a_clear_error(tmp_path: Path) -> None:
+def test_not_an_rrdb_is_a_clear_error_naming_file_and_field(tmp_path: Path) -> None:
     path = write(tmp_path / "w.pth", {"fc.weight": torch.zeros(2, 2)}, None)
-    with pytest.raises(UserError, match="not an RRDB network in a known layout"):
+    with pytest.raises(UserError, match="not an RRDB network in a known layout") as e:
         build_rrdb(RRDBConfig(type="rrdb", weights=path), RGB)
+    assert str(e.value).startswith(f"student.weights ({path}) is not an RRDB network")
 
 
 def test_mixed_layouts_are_refused() -> None:

@@ -46,9 +46,15 @@ def image_extensions() -> tuple[str, ...]:
     return tuple(ext.lower() for ext in Image.registered_extensions())
 
 
-def images_under(folder: Path) -> list[Path]:
-    """The image files in ``folder`` and below it, by extension, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in image_extensions())
+def images_under(folder: Path, what: str, fix: str) -> list[Path]:
+    """The image files in ``folder`` and below it, by extension, sorted; an error naming ``what`` (and
+    ``fix``) when the folder is missing, and one when it holds no image."""
+    if not folder.is_dir():
+        raise UserError(f"{what} not found: {folder}", fix)
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in image_extensions())
+    if not paths:
+        raise UserError(f"{folder} holds no images.", "Put image files (PNG, JPEG, ...) in it or below it.")
+    return paths
 
 
 class FolderImages(Dataset):

@@ -110,12 +110,7 @@ class Photos(Dataset):
 def find_photos(root: Path) -> list[Path]:
     from srdistill.data.image_folder import images_under
 
-    if not root.is_dir():
-        raise UserError(f"Photo folder not found: {root}", "Set data.root to a folder of images.")
-    paths = images_under(root)
-    if not paths:
-        raise UserError(f"{root} holds no images.", "Put image files (PNG, JPEG, ...) in data.root or below it.")
-    return paths
+    return images_under(root, "Photo folder", "Set data.root to a folder of images.")
 
 
 def build_photo_folder(cfg: PhotoFolderConfig) -> Splits:

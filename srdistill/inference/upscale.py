@@ -67,16 +67,9 @@ def upscale_tensor(
 
 
 def image_files(source: Path) -> list[Path]:
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise UserError(f"Input not found: {source}", "Give an image file or a folder of images.")
     from srdistill.data.image_folder import images_under
 
-    files = images_under(source)
-    if not files:
-        raise UserError(f"No images in {source}.", "Put image files (PNG, JPEG, ...) in the folder.")
-    return files
+    return [source] if source.is_file() else images_under(source, "Input", "Give an image file or a folder of images.")
 
 
 def plan_outputs(source: Path, target: Path) -> list[tuple[Path, Path]]:

@@ -16,14 +16,14 @@ from srdistill.engine.devices import configure, select_device
 from srdistill.engine.loaders import seed_everything
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedConfig, WeightedSum
-from srdistill.methods import BASELINES
-from srdistill.recipe.schema import Recipe, StudentTrain
+from srdistill.methods import BASELINES, RESERVED
+from srdistill.recipe.schema import CheckpointRef, Recipe, StudentTrain
 from srdistill.students.base import SuperResolver
 from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.teachers.base import Teacher
 
 #: train: the fit's components (and the student's loss); evaluate: the frozen teacher and every
-#: method compare evaluates (baselines, then compare.checkpoints)
+#: method compare evaluates (baselines, then compare.checkpoints, or else the run's own student)
 Purpose = Literal["train", "evaluate"]
 
 
@@ -71,12 +71,20 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
             entry = cat.students.get(name)
             assert entry.config is not None
             parts.methods[name] = entry.build(entry.config(type=name), info).to(device)
-        for ref in recipe.compare.checkpoints:
+        for ref in recipe.compare.checkpoints or own_student(recipe):
             student = load_student_checkpoint(ref.path, info, recipe.student, cat.students)
             parts.methods[ref.name] = place(student, recipe, device)
         for method in parts.methods.values():
             method.eval()
     return parts
+
+
+def own_student(recipe: Recipe) -> list[CheckpointRef]:
+    """The student the recipe's own run trained, when ``compare.checkpoints`` names none."""
+    best = recipe.run_dir / "best.safetensors"
+    if not isinstance(recipe.train, StudentTrain) or not best.is_file() or recipe.name in RESERVED:
+        return []
+    return [CheckpointRef(name=recipe.name, path=best)]
 
 
 M = TypeVar("M", bound=nn.Module)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from srdistill.engine.build import build
-from srdistill.engine.evaluate import Row, evaluate
+from srdistill.engine.evaluate import Row, evaluate, label_free
 from srdistill.engine.loaders import make_loader
 from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE
 from srdistill.recipe.schema import Recipe
@@ -21,12 +21,18 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
     if recipe.teacher.random_init():
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
     cfg = recipe.compare
+    labels = parts.teacher.outputs_classes and parts.data.info.labelled
+    metrics = list(cfg.metrics) if labels else label_free(cfg.metrics)
+    if len(metrics) < len(cfg.metrics):
+        why = "the data set has no labels" if parts.teacher.outputs_classes else "the teacher outputs maps, not classes"
+        left_out = ", ".join(m for m in cfg.metrics if m not in metrics)
+        console.print(f"[yellow]note:[/] {why}: {left_out} left out; the label-free values remain.")
     loader = make_loader(parts.data.test, cfg.batch_size, device=parts.device, num_workers=cfg.num_workers)
     console.print(
         f"compare on {len(parts.data.test)} test images, {parts.device}: {', '.join([ORIGINAL, *parts.methods])}"
     )
-    rows = evaluate(loader, parts.teacher, parts.degradation, parts.methods, cfg.metrics, parts.device, console,
-                    "compare", runtime=recipe.runtime)  # fmt: skip
+    rows = evaluate(loader, parts.teacher, parts.degradation, parts.methods, metrics, parts.device, console,
+                    "compare", runtime=recipe.runtime, labels=labels)  # fmt: skip
     return list(rows.values())
 
 

@@ -36,10 +36,10 @@ class Row:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
 
-def metric_names(names: Sequence[str], teacher: Teacher) -> list[str]:
-    """``names`` without those that need labels when the teacher's outputs are not class logits."""
+def label_free(names: Sequence[str]) -> list[str]:
+    """``names`` without the metrics that compare a prediction with labels."""
     metrics = catalog().metrics
-    return [n for n in names if teacher.outputs_classes or not metrics.get(n).build().needs_labels]
+    return [n for n in names if not metrics.get(n).build().needs_labels]
 
 
 def evaluate(
@@ -55,17 +55,18 @@ def evaluate(
     runtime: RuntimeConfig | None = None,
     cluster: Cluster = SINGLE,
     bad_files: set[str] | None = None,
+    labels: bool = True,
 ) -> dict[str, Row]:
     """Every metric of the teacher on the originals and on every method's SR images, in one pass.
 
     Row ``original`` is the teacher on the originals, the reference for ``logit_mse``,
     ``agreement`` and ``ce_gap``. ``seconds`` counts a row's SR and teacher passes only,
     synchronised with the device. With several processes each evaluates its shard and the
-    metric sums are added over all of them. Metrics that need labels are left out (NaN) for a
-    teacher whose outputs are not class logits.
+    metric sums are added over all of them. Without ``labels`` (a teacher whose outputs are not
+    class logits, a data set without labels) the metrics that need them are left out (NaN).
     """
     names = [ORIGINAL, *methods]
-    kept = metric_names(metrics, teacher)
+    kept = list(metrics) if labels else label_free(metrics)
     meters: dict[str, list[Metric]] = {n: [catalog().metrics.get(m).build() for m in kept] for n in names}
     rows = {n: Row(n) for n in names}
 

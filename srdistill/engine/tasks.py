@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from srdistill.catalog import catalog
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import SINGLE, Cluster
-from srdistill.engine.evaluate import evaluate
+from srdistill.engine.evaluate import evaluate, label_free
 from srdistill.engine.teacher_cache import LogitCache
 from srdistill.engine.views import View, look
 from srdistill.errors import UserError
@@ -42,16 +42,18 @@ class Fit:
             parts.teacher, parts.degradation, parts.device, recipe.runtime
         )  # fmt: skip
         self.methods: dict[str, nn.Module] = {}
+        #: whether label metrics apply: class logits from the teacher, and labels in the data
+        self.labels = self.teacher.outputs_classes and parts.data.info.labelled
 
     def validate(
         self, loader: DataLoader, console: Console | None, cluster: Cluster = SINGLE, bad_files: set[str] | None = None
     ) -> dict[str, float]:
         rows = evaluate(
             loader, self.teacher, self.degradation, self.methods, self.metrics, self.device, console, "validate",
-            lines=False, runtime=self.runtime, cluster=cluster, bad_files=bad_files,
+            lines=False, runtime=self.runtime, cluster=cluster, bad_files=bad_files, labels=self.labels,
         )  # fmt: skip
         values = rows["student" if self.methods else ORIGINAL].metrics
-        return {k: v for k, v in values.items() if v == v or self.teacher.outputs_classes}
+        return {k: v for k, v in values.items() if v == v or self.labels}
 
     @property
     def higher_is_better(self) -> bool:
@@ -78,13 +80,13 @@ class StudentFit(Fit):
         self.layers = self.loss.teacher_layers
         check_layers(self.teacher.model, self.layers)
         self.config = parts.student.config or recipe.student
-        self.monitor = recipe.train.monitor_for(self.teacher.outputs_classes)
-        needs_labels = catalog().metrics.get(self.monitor).build().needs_labels
-        if needs_labels and not self.teacher.outputs_classes:
+        self.monitor = recipe.train.monitor_for(self.labels)
+        if not self.labels and not label_free([self.monitor]):
+            why = "the data set has no labels" if self.teacher.outputs_classes else (
+                f"teacher '{recipe.teacher.type}' outputs {self.teacher.kind} maps")  # fmt: skip
             raise UserError(
-                f"train.monitor '{self.monitor}' needs labels, but teacher '{recipe.teacher.type}' outputs "
-                f"{self.teacher.kind} maps.",
-                "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default for such teachers).",
+                f"train.monitor '{self.monitor}' needs labels, but {why}.",
+                "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default without labels).",
             )
         self.metrics = tuple(dict.fromkeys([*STUDENT_VAL_METRICS, self.monitor]))
         self.cache: LogitCache | None = None

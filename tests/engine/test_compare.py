@@ -253,3 +253,46 @@ def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
         assert torch.equal(v, before[k]), k
     assert rows["original"].images == rows["bicubic"].images == 10
     assert rows["original"].metrics["psnr"] == math.inf
+
+
+def test_a_folder_of_unlabelled_photos_gets_the_label_free_rows(cli, make_recipe, tmp_path: Path, flatten) -> None:
+    """Photos without labels: compare leaves top1/top5/ce/ce_gap out with a note, keeps PSNR, SSIM and
+    the teacher's agreement and logit MSE, and a student trains on them with a label-free monitor."""
+    import json
+
+    import numpy as np
+    import yaml
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (w, h) in enumerate([(80, 60), (100, 75), (60, 90), (75, 75), (90, 50)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    recipe = make_recipe(
+        tmp_path,
+        data={"type": "photo_folder", "root": str(photos), "train_crop": 50, "crops_per_image": 4},
+        teacher={"type": "timm", "model": "test_resnet", "num_classes": 10, "input_size": 32, "crop_pct": 1.0},
+        train={"epochs": 1, "batch_size": 4, "max_steps_per_epoch": 2, "val_batch_size": 1},
+        compare={"batch_size": 1},
+    )
+    path = tmp_path / "photos.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = cli("train", path)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "runs" / "tiny" / "summary.json").read_text())
+    assert summary["monitor"] == "logit_mse"  # ce_gap needs labels
+    best = tmp_path / "runs" / "tiny" / "best.safetensors"
+    result = cli("compare", path, "--set", f"compare.checkpoints=[{{name: s, path: {best}}}]", "--json",
+                 tmp_path / "t.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the data set has no labels: top1, top5, ce left out" in flatten(result.output)
+    assert "recovers" not in result.output
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["original", "bilinear", "bicubic", "s"]
+    for row in rows:
+        assert set(row) == {"method", "logit_mse", "agreement", "psnr", "ssim", "images_per_s", "seconds"}
+    assert rows[0]["agreement"] == 1.0 and rows[0]["psnr"] is None  # ∞ on the originals
+    result = cli("compare", path, "--json", tmp_path / "own.json")  # no checkpoints: the run's own student
+    assert result.exit_code == 0, result.output
+    assert [r["method"] for r in json.loads((tmp_path / "own.json").read_text())["rows"]][-1] == "tiny"

@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 from srdistill.catalog import catalog
-from srdistill.data.base import Splits, relabel
+from srdistill.data.base import DataInfo, Splits, relabel
 from srdistill.engine.devices import configure, select_device
 from srdistill.engine.loaders import seed_everything
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedConfig, WeightedSum
 from srdistill.methods import BASELINES
-from srdistill.recipe.schema import Recipe, StudentTrain
+from srdistill.recipe.schema import JudgeConfig, Recipe, StudentTrain
 from srdistill.students.base import SuperResolver
 from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.teachers.base import Teacher
@@ -39,6 +39,8 @@ class Parts:
     loss: WeightedSum | None = None
     #: the SR methods compared with the original, by row name (evaluate only)
     methods: dict[str, SuperResolver] = field(default_factory=dict)
+    #: compare's judges by name, frozen (evaluate only)
+    judges: dict[str, Teacher] = field(default_factory=dict)
 
 
 def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) -> Parts:
@@ -76,7 +78,39 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
             parts.methods[ref.name] = place(student, recipe, device)
         for method in parts.methods.values():
             method.eval()
+        parts.judges = {j.name: place(build_judge(j, info, device), recipe, device) for j in recipe.compare.judges}
     return parts
+
+
+def build_judge(cfg: JudgeConfig, info: DataInfo, device: torch.device) -> Teacher:
+    """A frozen judge whose outputs are the data set's classes, in order (through ``label_map`` if set)."""
+    where = f"compare.judges '{cfg.name}'"
+    try:
+        judge = catalog().teachers.build(cfg.teacher, info).to(device).freeze()
+    except UserError as e:
+        raise UserError(f"{where}: {e.problem}", e.fix) from None
+    if not judge.outputs_classes:
+        raise UserError(f"{where} outputs {judge.kind} maps, not class logits.", "Judge with a classifier.")
+    try:
+        with torch.no_grad():
+            classes = judge(torch.zeros(1, info.channels, *info.hr_size, device=device)).shape[1]
+    except RuntimeError as e:  # e.g. an input too small for the network's downsampling
+        raise UserError(f"{where} fails on an image: {e}", "Check its input_size and model_args.") from None
+    if cfg.label_map is None:
+        if classes != info.num_classes:
+            raise UserError(
+                f"{where} has {classes} classes but the data set has {info.num_classes}.",
+                f"Give the judge a label_map: its output index for each of the {info.num_classes} data set classes "
+                "(or set its num_classes if its weights are for this data set).",
+            )
+        return judge
+    if len(cfg.label_map) != info.num_classes or max(cfg.label_map) >= classes:
+        raise UserError(
+            f"{where}: label_map has {len(cfg.label_map)} entries up to {max(cfg.label_map)}, but it needs one per "
+            f"data set class ({info.num_classes}), each below the judge's {classes} outputs.",
+            "Fix the judge's label_map.",
+        )
+    return judge.select_classes(cfg.label_map)
 
 
 M = TypeVar("M", bound=nn.Module)
@@ -122,6 +156,12 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: b
             if isinstance(value, Path) and not value.exists():
                 missing.append(f"{section}.{key}: {value}")
     if checkpoints:
+        for judge in recipe.compare.judges:
+            missing += [
+                f"compare.judges ({judge.name}).teacher.{key}: {value}"
+                for key, value in judge.teacher
+                if isinstance(value, Path) and not value.exists()
+            ]
         own = recipe.run_dir.resolve()
         missing += [
             f"compare.checkpoints ({ref.name}): {ref.path}"

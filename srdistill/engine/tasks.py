@@ -49,7 +49,7 @@ class Fit:
         rows = evaluate(
             loader, self.teacher, self.degradation, self.methods, self.metrics, self.device, console, "validate",
             lines=False, runtime=self.runtime, cluster=cluster, bad_files=bad_files,
-        )  # fmt: skip
+        ).rows  # fmt: skip
         values = rows["student" if self.methods else ORIGINAL].metrics
         return {k: v for k, v in values.items() if v == v or self.teacher.outputs_classes}
 

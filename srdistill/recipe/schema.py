@@ -36,6 +36,8 @@ DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim
 #: what validation computes each epoch by default, by ``train.fit``
 STUDENT_VAL_METRICS = (*DEFAULT_METRICS, "ce_gap")
 TEACHER_VAL_METRICS = ("top1", "top5", "ce")
+#: what compare reports for every judge and method (besides the recovered fraction)
+JUDGE_METRICS = ("top1", "top5", "ce", "agreement")
 
 
 class Section(Settings):
@@ -196,8 +198,23 @@ class CheckpointRef(Section):
     _release_or_path = field_validator("path", mode="before")(student_weights)
 
 
+class JudgeConfig(Section):
+    """A frozen classifier that judges every method, beside the teacher the student was trained against."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Column name in the judges matrix.")
+    teacher: TeacherConfig = Field(description="Any registered teacher type, with its own weights and preprocessing.")
+    label_map: tuple[Annotated[int, Field(ge=0)], ...] | None = Field(
+        None,
+        description="For a judge whose classes are not the data set's: its output index for each data set class, "
+        "in class order (e.g. the ImageNet indices of a 10-class subset). Default: the same classes.",
+    )
+
+
 class CompareConfig(Section):
     checkpoints: list[CheckpointRef] = Field(default_factory=list, description="One table row each.")
+    judges: list[JudgeConfig] = Field(
+        default_factory=list, description="Classifiers the student was not trained against: one matrix column each."
+    )
     batch_size: int = Field(256, ge=1)
     num_workers: int = Field(0, ge=0)
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -213,6 +230,15 @@ class CompareConfig(Section):
                 raise ValueError(f"two checkpoints are named '{ref.name}'; row names must differ")
             seen.add(ref.name)
         return refs
+
+    @field_validator("judges")
+    @classmethod
+    def _distinct_judges(cls, judges: list[JudgeConfig]) -> list[JudgeConfig]:
+        names = [j.name for j in judges]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"judge names must differ; used more than once: {', '.join(twice)}")
+        return judges
 
     @field_validator("metrics")
     @classmethod
@@ -284,6 +310,8 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
     default_degradation = regs["degradations"].get("bicubic").config
     assert default_degradation is not None
     loss_item = unions["losses"]
+    judge = create_model("JudgeConfig", __base__=JudgeConfig, teacher=(unions["teacher"], ...))
+    compare = create_model("CompareConfig", __base__=CompareConfig, judges=(list[judge], Field(default_factory=list)))  # type: ignore[valid-type]
     return create_model(
         "Recipe",
         __base__=Recipe,
@@ -295,6 +323,7 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
         teacher=(unions["teacher"], ...),
         student=(unions["student"] | None, None),
         losses=(list[loss_item], Field(default_factory=list)),  # type: ignore[valid-type]
+        compare=(compare, Field(default_factory=compare)),
     )
 
 

@@ -39,6 +39,8 @@ class Parts:
     loss: WeightedSum | None = None
     #: the SR methods compared with the original, by row name (evaluate only)
     methods: dict[str, SuperResolver] = field(default_factory=dict)
+    #: the ensemble's further teachers by name, frozen (``recipe.teachers``; train only)
+    teachers: dict[str, Teacher] = field(default_factory=dict)
     #: compare's judges by name, frozen (evaluate only)
     judges: dict[str, Teacher] = field(default_factory=dict)
 
@@ -68,6 +70,12 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
     if purpose == "train" and recipe.student is not None:
         parts.student = place(cat.students.build(recipe.student, info), recipe, device)
         parts.loss = build_loss(recipe.losses, device)
+        for term in recipe.teachers:
+            try:
+                extra = cat.teachers.build(term.teacher, info)
+            except UserError as e:
+                raise UserError(f"teachers '{term.name}': {e.problem}", e.fix) from None
+            parts.teachers[term.name] = place(extra, recipe, device).freeze()
     if purpose == "evaluate":
         for name in BASELINES:
             entry = cat.students.get(name)
@@ -148,6 +156,7 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: b
     """
     missing = []
     named = [("data", recipe.data), ("teacher", recipe.teacher), ("student", recipe.student)]
+    named += [(f"teachers.{i}.teacher", term.teacher) for i, term in enumerate(recipe.teachers)]
     named += [(f"losses.{i}", loss) for i, loss in enumerate(recipe.losses)]
     for section, cfg in named:
         if cfg is None:

@@ -246,6 +246,18 @@ class CompareConfig(Section):
         return tuple(catalog().metrics.check(n) for n in names)
 
 
+class TeacherTerm(Section):
+    """A further teacher the student is trained against, beside ``teacher`` (a teacher ensemble)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Name in logs and the plan.")
+    weight: float = Field(1.0, ge=0, description="Weight of this teacher's loss terms (and of its monitor value).")
+    teacher: TeacherConfig = Field(description="Any registered teacher type, with its own weights and preprocessing.")
+
+
+#: the name of the recipe's ``teacher`` in an ensemble
+MAIN_TEACHER = "teacher"
+
+
 class Recipe(Section):
     """A whole run: what to load, what to build, how to train and evaluate it."""
 
@@ -257,6 +269,12 @@ class Recipe(Section):
     data: DatasetConfig
     degradation: ComponentConfig
     teacher: TeacherConfig
+    teacher_weight: float = Field(1.0, ge=0, description="Weight of `teacher`'s loss terms when `teachers` is set.")
+    teachers: list[TeacherTerm] = Field(
+        default_factory=list,
+        description="Further teachers to train the student against (an ensemble): every loss term that needs a "
+        "teacher is applied per teacher and summed with the weights; the monitor is their weighted mean.",
+    )
     student: StudentConfig | None = None
     losses: list[WeightedConfig] = Field(default_factory=list)
     train: TrainConfig = StudentTrain()
@@ -274,7 +292,21 @@ class Recipe(Section):
                 raise ValueError("train.fit is 'student' but the recipe has no student section")
             if not self.losses:
                 raise ValueError("train.fit is 'student' but losses is empty; add e.g. `- type: logit_mse`")
+        elif self.teachers:
+            raise ValueError("teachers (an ensemble) trains a student; a teacher fit (train.fit: teacher) uses none")
+        names = [MAIN_TEACHER, *(t.name for t in self.teachers)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"teachers: names must differ (and not be '{MAIN_TEACHER}'); repeated: {', '.join(twice)}")
+        if not self.teachers and self.teacher_weight != 1.0:
+            raise ValueError("teacher_weight weighs `teacher` against `teachers`, but teachers is empty")
+        if self.teachers and self.teacher_weight + sum(t.weight for t in self.teachers) <= 0:
+            raise ValueError("teacher_weight and teachers[].weight add up to 0; give at least one teacher a weight > 0")
         return self
+
+    def teacher_weights(self) -> dict[str, float]:
+        """Every teacher's weight by name: ``teacher`` first, then ``teachers`` in order."""
+        return {MAIN_TEACHER: self.teacher_weight} | {t.name: t.weight for t in self.teachers}
 
 
 def _union(configs: list[type[ComponentConfig]]) -> Any:
@@ -311,6 +343,7 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
     assert default_degradation is not None
     loss_item = unions["losses"]
     judge = create_model("JudgeConfig", __base__=JudgeConfig, teacher=(unions["teacher"], ...))
+    term = create_model("TeacherTerm", __base__=TeacherTerm, teacher=(unions["teacher"], ...))
     compare = create_model("CompareConfig", __base__=CompareConfig, judges=(list[judge], Field(default_factory=list)))  # type: ignore[valid-type]
     return create_model(
         "Recipe",
@@ -321,6 +354,7 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
             Field(default_factory=lambda: default_degradation(type="bicubic")),
         ),
         teacher=(unions["teacher"], ...),
+        teachers=(list[term], Field(default_factory=list)),  # type: ignore[valid-type]
         student=(unions["student"] | None, None),
         losses=(list[loss_item], Field(default_factory=list)),  # type: ignore[valid-type]
         compare=(compare, Field(default_factory=compare)),

@@ -45,9 +45,13 @@ def compare(recipe: Recipe, console: Console) -> Comparison:
 
 
 def judge_recovered(rows: dict[str, Row]) -> dict[str, float]:
-    """One judge's ``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every row; NaN where the
-    gap is below :data:`MIN_GAP`."""
-    top1 = {name: row.metrics["top1"] for name, row in rows.items()}
+    """One judge's recovered fraction for every row (:func:`recovered_fractions` of its top-1s)."""
+    return recovered_fractions({name: row.metrics["top1"] for name, row in rows.items()})
+
+
+def recovered_fractions(top1: dict[str, float]) -> dict[str, float]:
+    """``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every row; NaN where the gap is
+    below :data:`MIN_GAP`."""
     low, high = top1[REFERENCE_BASELINE], top1[ORIGINAL]
     if not abs(high - low) >= MIN_GAP:
         return dict.fromkeys(top1, math.nan)

@@ -116,7 +116,7 @@ def _dry_run(spec: Recipe, text: str) -> None:
 
     check_paths(spec, checkpoints=True, before_training=True)
     console.out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    parts = build(spec, "train")
+    parts = build(spec, "train", judges=True)
     console.out.print(describe(spec, parts))
     console.out.print(
         f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "

@@ -45,8 +45,9 @@ class Parts:
     judges: dict[str, Teacher] = field(default_factory=dict)
 
 
-def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) -> Parts:
-    """Seed, pick the device (unless given) and build what ``recipe`` names for ``purpose``.
+def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None, judges: bool = False) -> Parts:
+    """Seed, pick the device (unless given) and build what ``recipe`` names for ``purpose``
+    (and compare's judges for any purpose with ``judges``, as the dry run does to check them).
 
     The teacher is frozen unless the recipe fits it. Nothing is written anywhere, so a failure
     here leaves no trace.
@@ -86,6 +87,7 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
             parts.methods[ref.name] = place(student, recipe, device)
         for method in parts.methods.values():
             method.eval()
+    if purpose == "evaluate" or judges:
         parts.judges = {j.name: place(build_judge(j, info, device), recipe, device) for j in recipe.compare.judges}
     return parts
 

@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from srdistill.engine.build import Parts
 from srdistill.engine.views import look
-from srdistill.recipe.schema import MAIN_TEACHER, Recipe, StudentTrain
+from srdistill.recipe.schema import Recipe, StudentTrain
 from srdistill.teachers.base import Teacher
 
 
@@ -69,11 +69,13 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
         f"teacher preprocess: resize {p['resize_size'][0]} {p['interpolation']}{crop}, normalise", _shape(pre), ""
     )
     others = {name: on_meta(t).eval().requires_grad_(False) for name, t in parts.teachers.items()}
-    labels = {MAIN_TEACHER: recipe.teacher.label()} | {t.name: t.teacher.label() for t in recipe.teachers}
-    for name, net in {MAIN_TEACHER: teacher, **others}.items():
+    nets = [(f"teacher {recipe.teacher.label()}", teacher)]
+    nets += [(f"teachers.{t.name} {t.teacher.label()}", others[t.name]) for t in recipe.teachers]
+    nets += [(f"compare.judges.{j.name} {j.teacher.label()}", on_meta(parts.judges[j.name]))
+             for j in recipe.compare.judges if j.name in parts.judges]  # fmt: skip
+    for title, net in nets:
         with torch.no_grad():
             logits = net(hr)
-        title = f"teacher {labels[name]}" if name == MAIN_TEACHER else f"teachers.{name} {labels[name]}"
         stages.add_row(title, _shape(logits), f"{count_flops(lambda net=net: net(hr)) / 1e9:.3g}")
     if fit_student and student is not None and parts.loss is not None:
         uses = parts.loss.needs_teacher
@@ -86,6 +88,8 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     trained = parts.student if fit_student else parts.teacher
     sections = [("teacher", parts.teacher, recipe.teacher)]
     sections += [(f"teachers.{t.name}", parts.teachers[t.name], t.teacher) for t in recipe.teachers]
+    sections += [(f"compare.judges.{j.name}", parts.judges[j.name], j.teacher) for j in recipe.compare.judges
+                 if j.name in parts.judges]  # fmt: skip
     for section, module, cfg in [*sections, ("student", parts.student, recipe.student)]:
         if cfg is None:
             continue

@@ -134,9 +134,11 @@ def _student_step(
     labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
     looked = look(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
                   others=others if uses_teacher else {})  # fmt: skip
+    if not uses_teacher:
+        looked.sr["student"].sum().backward()
+        return
     outs = [looked.views["student"].logits, *(v["student"].logits for v in looked.others.values())]
-    out = sum(o.sum() for o in outs) if uses_teacher else looked.sr["student"].sum()
-    out.backward()  # type: ignore[union-attr]
+    sum(o.sum() for o in outs).backward()  # type: ignore[union-attr]
 
 
 class _Degraded(nn.Module):

@@ -265,7 +265,7 @@ def srdistill_eval_epoch(recipe: Recipe, device: torch.device, dataset: Any, bat
 
     def epoch() -> int:
         rows = evaluate(data, parts.teacher, parts.degradation, {"student": parts.student}, ("top1",), device,
-                        runtime=recipe.runtime)  # fmt: skip
+                        runtime=recipe.runtime).rows  # fmt: skip
         return rows["student"].images
 
     return epoch

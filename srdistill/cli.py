@@ -116,7 +116,7 @@ def _dry_run(spec: Recipe, text: str) -> None:
 
     check_paths(spec, checkpoints=True, before_training=True)
     console.out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    parts = build(spec, "train")
+    parts = build(spec, "train", judges=True)
     console.out.print(describe(spec, parts))
     console.out.print(
         f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "
@@ -129,25 +129,37 @@ def compare(
     recipe: RecipeArg,
     set_: SetOpt = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON here.")] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Add a judge: NAME={teacher section as YAML}, e.g. "
+            "--judge 'r18={type: timm, model: resnet18, weights: r18.safetensors}' (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Table 1 of the paper for RECIPE's test split: original, bilinear, bicubic and each checkpoint."""
+    """Table 1 of the paper for RECIPE's test split: original, bilinear, bicubic and each checkpoint;
+    with judges, also a matrix of every method's top-1 under every judge."""
     try:
         from srdistill.engine.compare import compare as run_compare
-        from srdistill.engine.compare import recovered_top1, rows_table, rows_to_json
+        from srdistill.engine.compare import judges_table, recovered_top1, rows_table, rows_to_json
         from srdistill.recipe import load_recipe
 
         load_registries()
-        spec = load_recipe(recipe, set_ or [])
-        rows = run_compare(spec, console.err)
+        spec = load_recipe(recipe, set_ or [], judge or [])
+        done = run_compare(spec, console.err)
+        rows = done.rows
         console.out.print(rows_table(rows, f"{spec.name}: test split"))
         for method, fraction in recovered_top1(rows).items():
             console.out.print(
                 f"{method}: recovers {fraction:.3f} of the top-1 lost by bicubic (SR − bicubic)/(original − bicubic)"
             )
+        if done.judges:
+            console.out.print(judges_table(done.judges, f"{spec.name}: judges"))
         if json_path is not None:
             try:
                 json_path.parent.mkdir(parents=True, exist_ok=True)
-                json_path.write_text(json.dumps(rows_to_json(rows), indent=2) + "\n", encoding="utf-8")
+                json_path.write_text(json.dumps(rows_to_json(rows, done.judges), indent=2) + "\n", encoding="utf-8")
             except OSError as e:
                 raise UserError(f"Cannot write {json_path}: {e.strerror}.", "Choose a writable --json path.") from None
             console.out.print(f"wrote {json_path}")

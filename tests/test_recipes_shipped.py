@@ -348,3 +348,52 @@ def test_rgb_folder_recipe_trains_compares_upscales_and_exports_in_colour(
     result = cli("export", best, tmp_path / "exported" / "student")
     assert result.exit_code == 0, result.output
     assert "(batch, 3, height, width)" in result.output and "ok" in result.output
+
+
+# -- the ImageNet judges recipe ----------------------------------------------------------------------
+
+JUDGES = RECIPES_DIR / "darionet_imagenet_judges.yaml"
+
+
+def test_judges_recipe_names_each_missing_weights_file(cli, image_tree: Path, tmp_path: Path, monkeypatch, flatten):
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", JUDGES, "--dry-run", "--set", f"data.root={image_tree}")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    text = flatten(result.output)
+    for judge in load_recipe(JUDGES).compare.judges:
+        assert f"compare.judges ({judge.name}).teacher.weights: {judge.teacher.weights}" in text
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # generates ImageNet-sized judges (about 300 MB of weights)
+def test_judges_recipe_dry_run_on_generated_weights(cli, image_tree: Path, tmp_path: Path, monkeypatch) -> None:
+    """The shipped judge paths, filled with generated files: torchvision layouts for the ResNets and the
+    DenseNet (converted by timm), timm's for ConvNeXt-T and a slim VGG-16-BN."""
+    import timm
+    import torchvision
+
+    monkeypatch.chdir(tmp_path)
+    recipe = load_recipe(JUDGES)
+    (tmp_path / "weights").mkdir()
+    made = {
+        "R18": torchvision.models.resnet18(num_classes=3),
+        "R101": torchvision.models.resnet101(num_classes=3),
+        "D121": torchvision.models.densenet121(num_classes=3),
+        "VGG16bn": timm.create_model("vgg16_bn", num_classes=3, mlp_ratio=0.01),
+        "ConvNeXt-T": timm.create_model("convnext_tiny", num_classes=3),
+    }
+    sets = [f"data.root={image_tree}", "data.hr_size=64", "teacher.weights=null", "teacher.model=resnet18.tv_in1k",
+            "teacher.num_classes=3", "student.weights=null", *(f"{s}" for s in SMALL_RRDB),
+            "compare.checkpoints=[]", "compare.judges.3.teacher.model_args={mlp_ratio: 0.01}"]  # fmt: skip
+    for i, judge in enumerate(recipe.compare.judges):
+        path = Path(str(judge.teacher.weights))
+        if path.suffix == ".safetensors":
+            save_weights(made[judge.name], path, {"role": "teacher"})
+        else:
+            torch.save(made[judge.name].state_dict(), path)
+        sets.append(f"compare.judges.{i}.teacher.num_classes=3")
+    result = cli("train", JUDGES, "--dry-run", *(a for s in sets for a in ("--set", s)))
+    assert result.exit_code == 0, result.output
+    for judge in recipe.compare.judges:
+        assert f"compare.judges.{judge.name} {judge.teacher.label()}" in result.stdout
+    assert "Nothing was written" in result.stdout and not (tmp_path / "runs").exists()

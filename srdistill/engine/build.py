@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 from srdistill.catalog import catalog
-from srdistill.data.base import Splits, relabel
+from srdistill.data.base import DataInfo, Splits, relabel
 from srdistill.engine.devices import configure, select_device
 from srdistill.engine.loaders import seed_everything
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedConfig, WeightedSum
 from srdistill.methods import BASELINES, RESERVED
-from srdistill.recipe.schema import CheckpointRef, Recipe, StudentTrain
+from srdistill.recipe.schema import CheckpointRef, JudgeConfig, Recipe, StudentTrain
 from srdistill.students.base import SuperResolver
 from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.teachers.base import Teacher
@@ -39,10 +39,15 @@ class Parts:
     loss: WeightedSum | None = None
     #: the SR methods compared with the original, by row name (evaluate only)
     methods: dict[str, SuperResolver] = field(default_factory=dict)
+    #: the ensemble's further teachers by name, frozen (``recipe.teachers``; train only)
+    teachers: dict[str, Teacher] = field(default_factory=dict)
+    #: compare's judges by name, frozen (evaluate only)
+    judges: dict[str, Teacher] = field(default_factory=dict)
 
 
-def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) -> Parts:
-    """Seed, pick the device (unless given) and build what ``recipe`` names for ``purpose``.
+def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None, judges: bool = False) -> Parts:
+    """Seed, pick the device (unless given) and build what ``recipe`` names for ``purpose``
+    (and compare's judges for any purpose with ``judges``, as the dry run does to check them).
 
     The teacher is frozen unless the recipe fits it. Nothing is written anywhere, so a failure
     here leaves no trace.
@@ -66,6 +71,12 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
     if purpose == "train" and recipe.student is not None:
         parts.student = place(cat.students.build(recipe.student, info), recipe, device)
         parts.loss = build_loss(recipe.losses, device)
+        for term in recipe.teachers:
+            try:
+                extra = cat.teachers.build(term.teacher, info)
+            except UserError as e:
+                raise UserError(f"teachers '{term.name}': {e.problem}", e.fix) from None
+            parts.teachers[term.name] = place(extra, recipe, device).freeze()
     if purpose == "evaluate":
         for name in BASELINES:
             entry = cat.students.get(name)
@@ -76,6 +87,8 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None) 
             parts.methods[ref.name] = place(student, recipe, device)
         for method in parts.methods.values():
             method.eval()
+    if purpose == "evaluate" or judges:
+        parts.judges = {j.name: place(build_judge(j, info, device), recipe, device) for j in recipe.compare.judges}
     return parts
 
 
@@ -85,6 +98,37 @@ def own_student(recipe: Recipe) -> list[CheckpointRef]:
     if not isinstance(recipe.train, StudentTrain) or not best.is_file() or recipe.name in RESERVED:
         return []
     return [CheckpointRef(name=recipe.name, path=best)]
+
+
+def build_judge(cfg: JudgeConfig, info: DataInfo, device: torch.device) -> Teacher:
+    """A frozen judge whose outputs are the data set's classes, in order (through ``label_map`` if set)."""
+    where = f"compare.judges '{cfg.name}'"
+    try:
+        judge = catalog().teachers.build(cfg.teacher, info).to(device).freeze()
+    except UserError as e:
+        raise UserError(f"{where}: {e.problem}", e.fix) from None
+    if not judge.outputs_classes:
+        raise UserError(f"{where} outputs {judge.kind} maps, not class logits.", "Judge with a classifier.")
+    try:
+        with torch.no_grad():
+            classes = judge(torch.zeros(1, info.channels, *info.hr_size, device=device)).shape[1]
+    except RuntimeError as e:  # e.g. an input too small for the network's downsampling
+        raise UserError(f"{where} fails on an image: {e}", "Check its input_size and model_args.") from None
+    if cfg.label_map is None:
+        if classes != info.num_classes:
+            raise UserError(
+                f"{where} has {classes} classes but the data set has {info.num_classes}.",
+                f"Give the judge a label_map: its output index for each of the {info.num_classes} data set classes "
+                "(or set its num_classes if its weights are for this data set).",
+            )
+        return judge
+    if len(cfg.label_map) != info.num_classes or max(cfg.label_map) >= classes:
+        raise UserError(
+            f"{where}: label_map has {len(cfg.label_map)} entries up to {max(cfg.label_map)}, but it needs one per "
+            f"data set class ({info.num_classes}), each below the judge's {classes} outputs.",
+            "Fix the judge's label_map.",
+        )
+    return judge.select_classes(cfg.label_map)
 
 
 M = TypeVar("M", bound=nn.Module)
@@ -122,6 +166,7 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: b
     """
     missing = []
     named = [("data", recipe.data), ("teacher", recipe.teacher), ("student", recipe.student)]
+    named += [(f"teachers.{i}.teacher", term.teacher) for i, term in enumerate(recipe.teachers)]
     named += [(f"losses.{i}", loss) for i, loss in enumerate(recipe.losses)]
     for section, cfg in named:
         if cfg is None:
@@ -130,6 +175,12 @@ def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: b
             if isinstance(value, Path) and not value.exists():
                 missing.append(f"{section}.{key}: {value}")
     if checkpoints:
+        for judge in recipe.compare.judges:
+            missing += [
+                f"compare.judges ({judge.name}).teacher.{key}: {value}"
+                for key, value in judge.teacher
+                if isinstance(value, Path) and not value.exists()
+            ]
         own = recipe.run_dir.resolve()
         missing += [
             f"compare.checkpoints ({ref.name}): {ref.path}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -14,9 +15,21 @@ from srdistill.engine.loaders import make_loader
 from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE
 from srdistill.recipe.schema import Recipe
 
+#: below this top-1 gap (original − bicubic) a judge's recovered fraction means nothing and is not given
+MIN_GAP = 0.01
 
-def compare(recipe: Recipe, console: Console) -> list[Row]:
-    """Evaluate original, the baselines and every checkpoint of ``recipe.compare`` on the test split."""
+
+@dataclass
+class Comparison:
+    """The teacher's rows, and each judge's rows by method (judge -> method -> row)."""
+
+    rows: list[Row]
+    judges: dict[str, dict[str, Row]] = field(default_factory=dict)
+
+
+def compare(recipe: Recipe, console: Console) -> Comparison:
+    """Evaluate original, the baselines and every checkpoint of ``recipe.compare`` on the test split,
+    through the teacher and every judge in the same pass."""
     parts = build(recipe, "evaluate")
     if recipe.teacher.random_init():
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
@@ -30,10 +43,43 @@ def compare(recipe: Recipe, console: Console) -> list[Row]:
     loader = make_loader(parts.data.test, cfg.batch_size, device=parts.device, num_workers=cfg.num_workers)
     console.print(
         f"compare on {len(parts.data.test)} test images, {parts.device}: {', '.join([ORIGINAL, *parts.methods])}"
+        + (f"; judges {', '.join(parts.judges)}" if parts.judges else "")
     )
-    rows = evaluate(loader, parts.teacher, parts.degradation, parts.methods, metrics, parts.device, console,
-                    "compare", runtime=recipe.runtime, labels=labels)  # fmt: skip
-    return list(rows.values())
+    done = evaluate(loader, parts.teacher, parts.degradation, parts.methods, metrics, parts.device, console,
+                    "compare", runtime=recipe.runtime, labels=labels, judges=parts.judges)  # fmt: skip
+    return Comparison(list(done.rows.values()), done.judges)
+
+
+def judge_recovered(rows: dict[str, Row]) -> dict[str, float]:
+    """One judge's recovered fraction for every row (:func:`recovered_fractions` of its top-1s)."""
+    return recovered_fractions({name: row.metrics["top1"] for name, row in rows.items()})
+
+
+def recovered_fractions(top1: dict[str, float]) -> dict[str, float]:
+    """``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every row; NaN where the gap is
+    below :data:`MIN_GAP`."""
+    low, high = top1[REFERENCE_BASELINE], top1[ORIGINAL]
+    if not abs(high - low) >= MIN_GAP:
+        return dict.fromkeys(top1, math.nan)
+    return {name: (value - low) / (high - low) for name, value in top1.items()}
+
+
+def judges_table(judges: dict[str, dict[str, Row]], title: str) -> Table:
+    """Methods down, judges across; each cell top-1 and, in brackets, the recovered fraction."""
+    table = Table(title=title, title_justify="left", caption="top-1 (recovered: (SR − bicubic)/(original − bicubic))")
+    table.add_column("method", style="bold")
+    recovered = {judge: judge_recovered(rows) for judge, rows in judges.items()}
+    for judge in judges:
+        table.add_column(judge, justify="right")
+    methods = list(next(iter(judges.values()))) if judges else []
+    for method in methods:
+        cells = [f"{judges[j][method].metrics['top1']:.4f} ({_percent(recovered[j][method])})" for j in judges]
+        table.add_row(method, *cells)
+    return table
+
+
+def _percent(fraction: float) -> str:
+    return "–" if math.isnan(fraction) else f"{100 * fraction:.0f}%"
 
 
 def recovered_top1(rows: list[Row]) -> dict[str, float]:
@@ -47,11 +93,14 @@ def recovered_top1(rows: list[Row]) -> dict[str, float]:
     }
 
 
-def rows_to_json(rows: list[Row]) -> dict[str, Any]:
-    """``{"rows": [{"method", <metrics>, "images_per_s", "seconds"}, ...]}``; non-finite values become null."""
+def _clean(v: float) -> float | None:
+    return v if math.isfinite(v) else None
 
-    def clean(v: float) -> float | None:
-        return v if math.isfinite(v) else None
+
+def rows_to_json(rows: list[Row], judges: dict[str, dict[str, Row]] | None = None) -> dict[str, Any]:
+    """``{"rows": [{"method", <metrics>, "images_per_s", "seconds"}, ...], "recovered_top1": {...},
+    "judges": {judge: {method: {<judge metrics>, "recovered"}}}}``; non-finite values become null."""
+    clean = _clean
 
     out = []
     for r in rows:
@@ -59,7 +108,14 @@ def rows_to_json(rows: list[Row]) -> dict[str, Any]:
         item |= {k: clean(v) for k, v in r.metrics.items()}
         item |= {"images_per_s": clean(r.images_per_s), "seconds": clean(r.seconds)}
         out.append(item)
-    return {"rows": out, "recovered_top1": {k: clean(v) for k, v in recovered_top1(rows).items()}}
+    judged: dict[str, dict[str, Any]] = {}
+    for judge, by in (judges or {}).items():
+        recovered = judge_recovered(by)
+        judged[judge] = {
+            method: {k: clean(v) for k, v in row.metrics.items()} | {"recovered": clean(recovered[method])}
+            for method, row in by.items()
+        }
+    return {"rows": out, "recovered_top1": {k: clean(v) for k, v in recovered_top1(rows).items()}, "judges": judged}
 
 
 def rows_table(rows: list[Row], title: str) -> Table:

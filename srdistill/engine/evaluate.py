@@ -15,10 +15,10 @@ from torch.utils.data import DataLoader
 from srdistill.catalog import catalog
 from srdistill.engine.devices import synchronize
 from srdistill.engine.distributed import SINGLE, Cluster, sum_all
-from srdistill.engine.views import passes
+from srdistill.engine.views import Looked, View, passes
 from srdistill.methods import ORIGINAL
 from srdistill.metrics.base import EvalBatch, Metric
-from srdistill.recipe.schema import RuntimeConfig
+from srdistill.recipe.schema import JUDGE_METRICS, RuntimeConfig
 from srdistill.teachers.base import Teacher
 
 
@@ -34,6 +34,14 @@ class Row:
     @property
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class Evaluation:
+    """The teacher's rows, and each judge's rows (judge -> method -> row), from one pass."""
+
+    rows: dict[str, Row]
+    judges: dict[str, dict[str, Row]] = field(default_factory=dict)
 
 
 def label_free(names: Sequence[str]) -> list[str]:
@@ -56,19 +64,25 @@ def evaluate(
     cluster: Cluster = SINGLE,
     bad_files: set[str] | None = None,
     labels: bool = True,
-) -> dict[str, Row]:
+    judges: Mapping[str, Teacher] | None = None,
+    judge_metrics: Sequence[str] = JUDGE_METRICS,
+) -> Evaluation:
     """Every metric of the teacher on the originals and on every method's SR images, in one pass.
 
     Row ``original`` is the teacher on the originals, the reference for ``logit_mse``,
     ``agreement`` and ``ce_gap``. ``seconds`` counts a row's SR and teacher passes only,
     synchronised with the device. With several processes each evaluates its shard and the
     metric sums are added over all of them. Without ``labels`` (a teacher whose outputs are not
-    class logits, a data set without labels) the metrics that need them are left out (NaN).
+    class logits, a data set without labels) the metrics that need them are left out (NaN). Each
+    of ``judges`` sees the same images as the teacher and gets ``judge_metrics`` for every row.
     """
+    judges = judges or {}
     names = [ORIGINAL, *methods]
     kept = list(metrics) if labels else label_free(metrics)
     meters: dict[str, list[Metric]] = {n: [catalog().metrics.get(m).build() for m in kept] for n in names}
     rows = {n: Row(n) for n in names}
+    judged = {j: {n: Row(n) for n in names} for j in judges}
+    judge_meters = {j: {n: [catalog().metrics.get(m).build() for m in judge_metrics] for n in names} for j in judges}
 
     @contextmanager
     def timer(name: str) -> Iterator[None]:
@@ -84,20 +98,36 @@ def evaluate(
         method.eval()
     try:
         for looked in passes(loader, degradation, teacher, methods, device, runtime=runtime, console=console,
-                             description=description, lines=lines, bad_files=bad_files, timer=timer):  # fmt: skip
-            reference = looked.views[ORIGINAL].logits
+                             description=description, lines=lines, bad_files=bad_files, timer=timer,
+                             others=judges):  # fmt: skip
+            _update(meters, looked, looked.views)
             for name in names:
-                image = looked.hr if name == ORIGINAL else looked.sr[name]
-                batch = EvalBatch(looked.hr, image, looked.labels, looked.views[name].logits, reference)
-                for meter in meters[name]:
-                    meter.update(batch)
                 rows[name].images += len(looked.hr)
+            for judge, views in looked.others.items():
+                _update(judge_meters[judge], looked, views)
     finally:
         teacher.train(was_training)
     for name in names:
-        if cluster.distributed:
-            for meter in meters[name]:
-                meter.merge(lambda t: sum_all(t.to(device), cluster))
-        computed = dict(zip(kept, (meter.compute() for meter in meters[name]), strict=True))
+        computed = _compute(meters[name], kept, device, cluster)
         rows[name].metrics = {m: computed.get(m, float("nan")) for m in metrics}
-    return rows
+        for judge in judges:
+            judged[judge][name].metrics = _compute(judge_meters[judge][name], judge_metrics, device, cluster)
+            judged[judge][name].images = rows[name].images
+    return Evaluation(rows, judged)
+
+
+def _update(meters: dict[str, list[Metric]], looked: Looked, views: dict[str, View]) -> None:
+    """Add one batch of every row, as one classifier (``views``) sees it, to that classifier's meters."""
+    reference = views[ORIGINAL].logits
+    for name, row_meters in meters.items():
+        image = looked.hr if name == ORIGINAL else looked.sr[name]
+        batch = EvalBatch(looked.hr, image, looked.labels, views[name].logits, reference)
+        for meter in row_meters:
+            meter.update(batch)
+
+
+def _compute(meters: list[Metric], names: Sequence[str], device: torch.device, cluster: Cluster) -> dict[str, float]:
+    if cluster.distributed:
+        for meter in meters:
+            meter.merge(lambda t: sum_all(t.to(device), cluster))
+    return dict(zip(names, (meter.compute() for meter in meters), strict=True))

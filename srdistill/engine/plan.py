@@ -68,30 +68,34 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     stages.add_row(
         f"teacher preprocess: resize {p['resize_size'][0]} {p['interpolation']}{crop}, normalise", _shape(pre), ""
     )
-    with torch.no_grad():
-        logits = teacher(hr)
-    stages.add_row(
-        f"teacher {recipe.teacher.label()}",
-        _shape(logits),
-        f"{count_flops(lambda: teacher(hr)) / 1e9:.3g}",
-    )
+    others = {name: on_meta(t).eval().requires_grad_(False) for name, t in parts.teachers.items()}
+    nets = [(f"teacher {recipe.teacher.label()}", teacher)]
+    nets += [(f"teachers.{t.name} {t.teacher.label()}", others[t.name]) for t in recipe.teachers]
+    nets += [(f"compare.judges.{j.name} {j.teacher.label()}", on_meta(parts.judges[j.name]))
+             for j in recipe.compare.judges if j.name in parts.judges]  # fmt: skip
+    for title, net in nets:
+        with torch.no_grad():
+            logits = net(hr)
+        stages.add_row(title, _shape(logits), f"{count_flops(lambda net=net: net(hr)) / 1e9:.3g}")
     if fit_student and student is not None and parts.loss is not None:
-        step = count_flops(lambda: _student_step(student, teacher, hr, lr, parts.loss.needs_teacher)) / 1e9  # type: ignore[union-attr]
-        stages.add_row("training step (student fwd+bwd, teacher)", "", f"{step:.3g}")
+        uses = parts.loss.needs_teacher
+        step = count_flops(lambda: _student_step(student, teacher, hr, lr, uses, others)) / 1e9
+        stages.add_row(f"training step (student fwd+bwd, {1 + len(others)} teacher(s))", "", f"{step:.3g}")
 
     comps = Table(title="Components", title_justify="left")
-    for col in ("section", "type", "parameters", "trainable"):
+    for col in ("section", "type", "parameters", "trainable", "weights MiB"):
         comps.add_column(col, justify="left" if col in ("section", "type") else "right")
     trained = parts.student if fit_student else parts.teacher
-    for section, module, cfg in (
-        ("teacher", parts.teacher, recipe.teacher),
-        ("student", parts.student, recipe.student),
-    ):
+    sections = [("teacher", parts.teacher, recipe.teacher)]
+    sections += [(f"teachers.{t.name}", parts.teachers[t.name], t.teacher) for t in recipe.teachers]
+    sections += [(f"compare.judges.{j.name}", parts.judges[j.name], j.teacher) for j in recipe.compare.judges
+                 if j.name in parts.judges]  # fmt: skip
+    for section, module, cfg in [*sections, ("student", parts.student, recipe.student)]:
         if cfg is None:
             continue
         total, _ = params(module)
         trainable = total if module is trained else 0
-        comps.add_row(section, cfg.type, f"{total:,}", f"{trainable:,}")
+        comps.add_row(section, cfg.type, f"{total:,}", f"{trainable:,}", f"{weight_bytes(module) / 2**20:.1f}")
     comps.add_row("degradation", recipe.degradation.type, "", "")
     if parts.loss is not None:
         terms = " + ".join(f"{wt:g}·{n}" for n, wt in zip(parts.loss.names, parts.loss.weights, strict=True))
@@ -110,13 +114,31 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     return Group(data, comps, stages)
 
 
-def _student_step(student: nn.Module, teacher: Teacher, hr: torch.Tensor, lr: torch.Tensor, uses_teacher: bool) -> None:
-    """One training step's forward and backward through the pass training uses (the optimizer's
-    update is elementwise and left out)."""
+def weight_bytes(module: nn.Module | None) -> int:
+    """Memory of a module's parameters and buffers (what it holds on the device before any batch)."""
+    if module is None:
+        return 0
+    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+
+
+def _student_step(
+    student: nn.Module,
+    teacher: Teacher,
+    hr: torch.Tensor,
+    lr: torch.Tensor,
+    uses_teacher: bool,
+    others: dict[str, Teacher],
+) -> None:
+    """One training step's forward and backward through the pass training uses, every teacher
+    included (the optimizer's update is elementwise and left out)."""
     labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
-    looked = look(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False)
-    out = looked.views["student"].logits if uses_teacher else looked.sr["student"]
-    out.sum().backward()
+    looked = look(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
+                  others=others if uses_teacher else {})  # fmt: skip
+    if not uses_teacher:
+        looked.sr["student"].sum().backward()
+        return
+    outs = [looked.views["student"].logits, *(v["student"].logits for v in looked.others.values())]
+    sum(o.sum() for o in outs).backward()  # type: ignore[union-attr]
 
 
 class _Degraded(nn.Module):

@@ -22,9 +22,17 @@ from srdistill.errors import UserError
 from srdistill.losses.base import LossInputs, WeightedSum
 from srdistill.losses.features import check_layers
 from srdistill.methods import ORIGINAL
-from srdistill.recipe.schema import STUDENT_VAL_METRICS, TEACHER_VAL_METRICS, Recipe, StudentTrain, TeacherTrain
+from srdistill.recipe.schema import (
+    MAIN_TEACHER,
+    STUDENT_VAL_METRICS,
+    TEACHER_VAL_METRICS,
+    Recipe,
+    StudentTrain,
+    TeacherTrain,
+)
 from srdistill.registry import ComponentConfig
 from srdistill.students.base import SuperResolver
+from srdistill.teachers.base import Teacher
 
 
 class Fit:
@@ -44,15 +52,26 @@ class Fit:
         self.methods: dict[str, nn.Module] = {}
         #: whether label metrics apply: class logits from the teacher, and labels in the data
         self.labels = self.teacher.outputs_classes and parts.data.info.labelled
+        #: an ensemble's further teachers (seen in the same pass as ``teacher``) and every teacher's weight
+        self.others: dict[str, Teacher] = {}
+        self.teacher_weights = recipe.teacher_weights()
 
     def validate(
         self, loader: DataLoader, console: Console | None, cluster: Cluster = SINGLE, bad_files: set[str] | None = None
     ) -> dict[str, float]:
-        rows = evaluate(
+        """Validation metrics through ``teacher``; with an ensemble the monitor is the teachers' weighted mean."""
+        done = evaluate(
             loader, self.teacher, self.degradation, self.methods, self.metrics, self.device, console, "validate",
             lines=False, runtime=self.runtime, cluster=cluster, bad_files=bad_files, labels=self.labels,
+            judges=self.others, judge_metrics=(self.monitor,),
         )  # fmt: skip
-        values = rows["student" if self.methods else ORIGINAL].metrics
+        row = "student" if self.methods else ORIGINAL
+        values = dict(done.rows[row].metrics)
+        if self.others:
+            per = {MAIN_TEACHER: values[self.monitor]}
+            per |= {name: rows[row].metrics[self.monitor] for name, rows in done.judges.items()}
+            total = sum(self.teacher_weights.values())
+            values[self.monitor] = sum(w * per[name] for name, w in self.teacher_weights.items()) / total
         return {k: v for k, v in values.items() if v == v or self.labels}
 
     @property
@@ -78,12 +97,15 @@ class StudentFit(Fit):
         self.methods = {"student": self.student}
         self.loss: WeightedSum = parts.loss
         self.layers = self.loss.teacher_layers
-        check_layers(self.teacher.model, self.layers)
+        self.others = parts.teachers
+        for teacher in [self.teacher, *self.others.values()]:
+            check_layers(teacher.model, self.layers)
         self.config = parts.student.config or recipe.student
         self.monitor = recipe.train.monitor_for(self.labels)
-        if not self.labels and not label_free([self.monitor]):
-            why = "the data set has no labels" if self.teacher.outputs_classes else (
-                f"teacher '{recipe.teacher.type}' outputs {self.teacher.kind} maps")  # fmt: skip
+        dense = [n for n, t in {MAIN_TEACHER: self.teacher, **self.others}.items() if not t.outputs_classes]
+        if not label_free([self.monitor]) and (dense or not self.labels):
+            why = f"{', '.join(dense)} output{'s' * (len(dense) == 1)} maps, not class logits" if dense else (
+                "the data set has no labels")  # fmt: skip
             raise UserError(
                 f"train.monitor '{self.monitor}' needs labels, but {why}.",
                 "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default without labels).",
@@ -91,6 +113,9 @@ class StudentFit(Fit):
         self.metrics = tuple(dict.fromkeys([*STUDENT_VAL_METRICS, self.monitor]))
         self.cache: LogitCache | None = None
         if recipe.runtime.cache_teacher:
+            if self.others:
+                raise UserError("runtime.cache_teacher keeps one teacher's logits; teachers names an ensemble.",
+                                "Set runtime.cache_teacher: false.")  # fmt: skip
             if self.layers or not self.teacher.outputs_classes:
                 raise UserError(
                     "runtime.cache_teacher keeps the teacher's logits, but "
@@ -110,15 +135,18 @@ class StudentFit(Fit):
         ``index`` (data set indices of ``hr``) lets the teacher's logits on originals come from the cache."""
         teacher = self.teacher if self.loss.needs_teacher else None
         cached = self.cache.get(index) if self.cache is not None and index is not None else None
+        others = self.others if teacher is not None else {}
         looked = look(hr, labels, self.degradation, teacher, {"student": model}, clamp=False, layers=self.layers,
-                      original=View(cached) if cached is not None else None)  # fmt: skip
+                      original=View(cached) if cached is not None else None, others=others)  # fmt: skip
+        sr = looked.sr["student"]
         if teacher is None:
-            return self.loss(LossInputs(hr, looked.sr["student"], labels))
-        ref, seen = looked.views[ORIGINAL], looked.views["student"]
+            return self.loss(LossInputs(hr, sr, labels))
         if self.cache is not None and index is not None and cached is None:
-            self.cache.put(index, ref.logits)
-        return self.loss(LossInputs(hr, looked.sr["student"], labels, ref.logits, seen.logits, ref.features,
-                                    seen.features))  # fmt: skip
+            self.cache.put(index, looked.views[ORIGINAL].logits)
+        seen = {MAIN_TEACHER: looked.views} | looked.others
+        return self.loss.over_teachers([(self.teacher_weights[name], LossInputs(
+            hr, sr, labels, views[ORIGINAL].logits, views["student"].logits, views[ORIGINAL].features,
+            views["student"].features)) for name, views in seen.items()])  # fmt: skip
 
     @torch.no_grad()
     def preview(self, hr: torch.Tensor) -> torch.Tensor:

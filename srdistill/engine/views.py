@@ -45,6 +45,8 @@ class Looked:
     sr: dict[str, torch.Tensor]
     #: ``ORIGINAL`` and every method's name -> the teacher's view (empty without a teacher)
     views: dict[str, View]
+    #: each further classifier's name -> its views, keyed as ``views``
+    others: dict[str, dict[str, View]] = field(default_factory=dict)
 
 
 def see(teacher: Teacher, images: torch.Tensor, layers: Sequence[str] = ()) -> View:
@@ -68,8 +70,12 @@ def look(
     layers: Sequence[str] = (),
     original: View | None = None,
     timer: Timer = _untimed,
+    others: Mapping[str, Teacher] = {},
 ) -> Looked:
     """Degrade ``hr`` once, super-resolve it with every method, and show the teacher each result.
+
+    ``others`` (compare's judges) see the same originals and SR images as the teacher, after the
+    timed part, so a row's time stays that of its SR and the teacher's pass.
 
     The teacher's pass on the originals never keeps a graph (``original`` may bring it from a
     cache); its passes on SR images do when gradients are on, so a loss on them trains the
@@ -92,7 +98,12 @@ def look(
             images[name] = sr.clamp(0.0, 1.0) if clamp else sr
             if teacher is not None:
                 views[name] = see(teacher, images[name], layers)
-    return Looked(hr, lr, labels, images, views)
+    seen: dict[str, dict[str, View]] = {}
+    for key, other in others.items():
+        with torch.no_grad():
+            seen[key] = {ORIGINAL: see(other, hr, layers)}
+        seen[key] |= {name: see(other, image, layers) for name, image in images.items()}
+    return Looked(hr, lr, labels, images, views, seen)
 
 
 def passes(
@@ -108,6 +119,7 @@ def passes(
     lines: bool = True,
     bad_files: set[str] | None = None,
     timer: Timer = _untimed,
+    others: Mapping[str, Teacher] = {},
 ) -> Iterator[Looked]:
     """:func:`look` at every batch of ``loader`` (no gradients), with a progress bar.
 
@@ -124,5 +136,5 @@ def passes(
             hr = to_unit(images.to(device, non_blocking=True))
             labels = labels.to(device, non_blocking=True)
             with torch.inference_mode(), autocast(runtime, device):
-                looked = look(hr, labels, degradation, teacher, methods, timer=timer)
+                looked = look(hr, labels, degradation, teacher, methods, timer=timer, others=others)
             yield looked

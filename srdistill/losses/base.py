@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -77,10 +78,19 @@ class WeightedSum(nn.Module):
         return tuple(dict.fromkeys(name for loss in self.losses for name in loss.teacher_layers))
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
+        return self.over_teachers([(1.0, inputs)])  # 1.0 · x is exact: one teacher's sum is unchanged
+
+    def over_teachers(self, views: Sequence[tuple[float, LossInputs]]) -> dict[str, torch.Tensor]:
+        """A teacher ensemble's sum: each term that needs a teacher is applied once per teacher
+        (``(teacher weight, inputs as that teacher sees them)``) and summed with the teachers'
+        weights; a term without a teacher (pixel losses) is applied once, to the first inputs."""
         out: dict[str, torch.Tensor] = {}
         total: torch.Tensor | None = None
         for name, weight, loss in zip(self.names, self.weights, self.losses, strict=True):
-            value = loss(inputs)
+            if loss.needs_teacher or loss.teacher_layers:
+                value = sum(w * loss(inputs) for w, inputs in views)
+            else:
+                value = loss(views[0][1])
             out[name] = value.detach()
             total = weight * value if total is None else total + weight * value
         assert total is not None, "a WeightedSum needs at least one term"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from srdistill.catalog import catalog
 from srdistill.errors import UserError
+from srdistill.recipe.judge_specs import add_judges
 from srdistill.recipe.schema import COMPONENT_SECTIONS, FITS, Recipe, StudentTrain, TeacherTrain, recipe_model
 from srdistill.registry import did_you_mean
 
@@ -29,11 +30,12 @@ class RecipeError(UserError):
         self.problems = problems
 
 
-def load_recipe(path: Path | str, overrides: Sequence[str] = ()) -> Recipe:
-    """Read, override and validate the recipe at ``path``."""
+def load_recipe(path: Path | str, overrides: Sequence[str] = (), judges: Sequence[str] = ()) -> Recipe:
+    """Read, override and validate the recipe at ``path``; ``judges`` are ``--judge`` specs added to compare."""
     path = Path(path)
     raw = read_yaml(path)
     apply_overrides(raw, overrides, str(path))
+    add_judges(raw, judges, str(path))
     return validate_recipe(raw, str(path))
 
 

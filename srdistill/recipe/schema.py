@@ -36,6 +36,8 @@ DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim
 #: what validation computes each epoch by default, by ``train.fit``
 STUDENT_VAL_METRICS = (*DEFAULT_METRICS, "ce_gap")
 TEACHER_VAL_METRICS = ("top1", "top5", "ce")
+#: what compare reports for every judge and method (besides the recovered fraction)
+JUDGE_METRICS = ("top1", "top5", "ce", "agreement")
 
 
 class Section(Settings):
@@ -208,8 +210,23 @@ class CheckpointRef(Section):
     _release_or_path = field_validator("path", mode="before")(student_weights)
 
 
+class JudgeConfig(Section):
+    """A frozen classifier that judges every method, beside the teacher the student was trained against."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Column name in the judges matrix.")
+    teacher: TeacherConfig = Field(description="Any registered teacher type, with its own weights and preprocessing.")
+    label_map: tuple[Annotated[int, Field(ge=0)], ...] | None = Field(
+        None,
+        description="For a judge whose classes are not the data set's: its output index for each data set class, "
+        "in class order (e.g. the ImageNet indices of a 10-class subset). Default: the same classes.",
+    )
+
+
 class CompareConfig(Section):
     checkpoints: list[CheckpointRef] = Field(default_factory=list, description="One table row each.")
+    judges: list[JudgeConfig] = Field(
+        default_factory=list, description="Classifiers the student was not trained against: one matrix column each."
+    )
     batch_size: int = Field(256, ge=1)
     num_workers: int = Field(0, ge=0)
     metrics: tuple[str, ...] = DEFAULT_METRICS
@@ -226,10 +243,31 @@ class CompareConfig(Section):
             seen.add(ref.name)
         return refs
 
+    @field_validator("judges")
+    @classmethod
+    def _distinct_judges(cls, judges: list[JudgeConfig]) -> list[JudgeConfig]:
+        names = [j.name for j in judges]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"judge names must differ; used more than once: {', '.join(twice)}")
+        return judges
+
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(catalog().metrics.check(n) for n in names)
+
+
+class TeacherTerm(Section):
+    """A further teacher the student is trained against, beside ``teacher`` (a teacher ensemble)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="Name in logs and the plan.")
+    weight: float = Field(1.0, ge=0, description="Weight of this teacher's loss terms (and of its monitor value).")
+    teacher: TeacherConfig = Field(description="Any registered teacher type, with its own weights and preprocessing.")
+
+
+#: the name of the recipe's ``teacher`` in an ensemble
+MAIN_TEACHER = "teacher"
 
 
 class Recipe(Section):
@@ -243,6 +281,12 @@ class Recipe(Section):
     data: DatasetConfig
     degradation: ComponentConfig
     teacher: TeacherConfig
+    teacher_weight: float = Field(1.0, ge=0, description="Weight of `teacher`'s loss terms when `teachers` is set.")
+    teachers: list[TeacherTerm] = Field(
+        default_factory=list,
+        description="Further teachers to train the student against (an ensemble): every loss term that needs a "
+        "teacher is applied per teacher and summed with the weights; the monitor is their weighted mean.",
+    )
     student: StudentConfig | None = None
     losses: list[WeightedConfig] = Field(default_factory=list)
     train: TrainConfig = StudentTrain()
@@ -260,7 +304,21 @@ class Recipe(Section):
                 raise ValueError("train.fit is 'student' but the recipe has no student section")
             if not self.losses:
                 raise ValueError("train.fit is 'student' but losses is empty; add e.g. `- type: logit_mse`")
+        elif self.teachers:
+            raise ValueError("teachers (an ensemble) trains a student; a teacher fit (train.fit: teacher) uses none")
+        names = [MAIN_TEACHER, *(t.name for t in self.teachers)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"teachers: names must differ (and not be '{MAIN_TEACHER}'); repeated: {', '.join(twice)}")
+        if not self.teachers and self.teacher_weight != 1.0:
+            raise ValueError("teacher_weight weighs `teacher` against `teachers`, but teachers is empty")
+        if self.teachers and self.teacher_weight + sum(t.weight for t in self.teachers) <= 0:
+            raise ValueError("teacher_weight and teachers[].weight add up to 0; give at least one teacher a weight > 0")
         return self
+
+    def teacher_weights(self) -> dict[str, float]:
+        """Every teacher's weight by name: ``teacher`` first, then ``teachers`` in order."""
+        return {MAIN_TEACHER: self.teacher_weight} | {t.name: t.weight for t in self.teachers}
 
 
 def _union(configs: list[type[ComponentConfig]]) -> Any:
@@ -296,6 +354,9 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
     default_degradation = regs["degradations"].get("bicubic").config
     assert default_degradation is not None
     loss_item = unions["losses"]
+    judge = create_model("JudgeConfig", __base__=JudgeConfig, teacher=(unions["teacher"], ...))
+    term = create_model("TeacherTerm", __base__=TeacherTerm, teacher=(unions["teacher"], ...))
+    compare = create_model("CompareConfig", __base__=CompareConfig, judges=(list[judge], Field(default_factory=list)))  # type: ignore[valid-type]
     return create_model(
         "Recipe",
         __base__=Recipe,
@@ -305,8 +366,10 @@ def _recipe_model(cat: Catalog) -> type[Recipe]:
             Field(default_factory=lambda: default_degradation(type="bicubic")),
         ),
         teacher=(unions["teacher"], ...),
+        teachers=(list[term], Field(default_factory=list)),  # type: ignore[valid-type]
         student=(unions["student"] | None, None),
         losses=(list[loss_item], Field(default_factory=list)),  # type: ignore[valid-type]
+        compare=(compare, Field(default_factory=compare)),
     )
 
 

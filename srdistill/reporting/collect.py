@@ -25,6 +25,8 @@ class Predictions:
     preds: dict[str, torch.Tensor]
     #: class -> up to ``examples`` images: method -> (C, H, W) in [0, 1]; "degraded" is the LR input
     examples: dict[int, list[dict[str, torch.Tensor]]] = field(default_factory=dict)
+    #: compare's judges: judge -> method -> top-1 class per image (same images as ``preds``)
+    judges: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def collect(recipe: Recipe, console: Console | None, examples: int = 2) -> Predictions:
@@ -35,12 +37,16 @@ def collect(recipe: Recipe, console: Console | None, examples: int = 2) -> Predi
                          num_workers=recipe.compare.num_workers)  # fmt: skip
     names = [ORIGINAL, *parts.methods]
     labels, preds = [], {n: [] for n in names}
+    judged: dict[str, dict[str, list[torch.Tensor]]] = {j: {n: [] for n in names} for j in parts.judges}
     found: dict[int, list[dict[str, torch.Tensor]]] = {}
     for looked in passes(loader, parts.degradation, parts.teacher, parts.methods, parts.device,
-                         runtime=recipe.runtime, console=console, description="report"):  # fmt: skip
+                         runtime=recipe.runtime, console=console, description="report",
+                         others=parts.judges):  # fmt: skip
         images = {ORIGINAL: looked.hr, **looked.sr}
         for name in names:
             preds[name].append(looked.views[name].logits.argmax(dim=1).cpu())
+            for judge, views in looked.others.items():
+                judged[judge][name].append(views[name].logits.argmax(dim=1).cpu())
         batch_labels = looked.labels.cpu()
         labels.append(batch_labels)
         for i, label in enumerate(batch_labels.tolist()):
@@ -52,4 +58,5 @@ def collect(recipe: Recipe, console: Console | None, examples: int = 2) -> Predi
         labels=torch.cat(labels),
         preds={n: torch.cat(p) for n, p in preds.items()},
         examples=found,
+        judges={j: {n: torch.cat(p) for n, p in by.items()} for j, by in judged.items()},
     )

@@ -15,6 +15,7 @@ from srdistill.recipe.schema import Recipe
 from srdistill.reporting import plots
 from srdistill.reporting.analysis import ClassStats, class_stats, gains_and_losses, ranked
 from srdistill.reporting.collect import Predictions, collect
+from srdistill.reporting.judges_plot import judges_heatmap
 
 
 @dataclass
@@ -57,6 +58,7 @@ def make_report(recipe: Recipe, out: Path, console: Console | None, method: str 
                                   out / "reconstructions_worst.png") if worst else None,
         plots.reconstruction_grid(best[:3], names, pred.examples, _columns(pred), f"classes {target} gains most on",
                                   out / "reconstructions_best.png") if best else None,
+        judges_heatmap(recipe, pred, out / "judges.png"),
     ]  # fmt: skip
     written = [f for f in figures if f is not None]
     page = out / "report.html"
@@ -77,6 +79,9 @@ CAPTIONS = {
     "reconstructions_worst.png": "Reconstructions of the classes that lose most: original | degraded | each "
     "method (Fig. 6).",
     "reconstructions_best.png": "Reconstructions of the classes that gain most (Fig. 7).",
+    "judges.png": "Judges: each method's recovered top-1 (SR − bicubic)/(original − bicubic) under the teacher and "
+    "every judge of compare.judges; * marks the classifiers the student was trained against, – a gap too small "
+    "to divide by.",
 }
 
 

@@ -60,6 +60,8 @@ class Teacher(nn.Module):
         self.input_size, self.interpolation, self.crop_pct = input_size, interpolation, crop_pct
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.classes: torch.Tensor | None
+        self.register_buffer("classes", None, persistent=False)  # see select_classes
 
     @property
     def resize_size(self) -> tuple[int, int]:
@@ -76,7 +78,13 @@ class Teacher(nn.Module):
         return (x - self.mean) / self.std
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(self.preprocess(images))
+        logits = self.model(self.preprocess(images))
+        return logits if self.classes is None else logits[:, self.classes]
+
+    def select_classes(self, index: Sequence[int]) -> Teacher:
+        """Keep only the outputs at ``index``, in that order (a judge mapped onto the data set's classes)."""
+        self.register_buffer("classes", torch.tensor(list(index), dtype=torch.long), persistent=False)
+        return self
 
     @property
     def outputs_classes(self) -> bool:

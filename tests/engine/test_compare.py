@@ -80,7 +80,7 @@ def test_rows_in_order_with_every_metric(make_recipe, tmp_path: Path, files) -> 
         {"name": "wide", "path": str(files["wide"])},
         {"name": "esrgan", "path": str(files["basicsr"])},
     ]
-    rows = compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet())
+    rows = compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet()).rows
     assert [r.method for r in rows] == ["original", "bilinear", "bicubic", "mine", "wide", "esrgan"]
     for row in rows:
         assert list(row.metrics) == ["top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"]
@@ -97,7 +97,7 @@ def test_values_match_a_hand_computation(make_recipe, tmp_path: Path, files) -> 
     from srdistill.catalog import catalog
 
     recipe = recipe_with(make_recipe, tmp_path, files, [], metrics=["top1", "logit_mse", "agreement", "psnr"])
-    rows = {r.method: r.metrics for r in compare(recipe, quiet())}
+    rows = {r.method: r.metrics for r in compare(recipe, quiet()).rows}
     assert set(rows) == {"original", "bilinear", "bicubic"}
 
     cat = catalog()
@@ -222,7 +222,7 @@ def test_rows_table() -> None:
 def test_warns_about_a_teacher_without_weights(make_recipe, tmp_path: Path) -> None:
     recipe = validate_recipe(make_recipe(tmp_path, compare={"batch_size": 64, "metrics": ["top1"]}))
     console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    rows = compare(recipe, console)
+    rows = compare(recipe, console).rows
     assert "the teacher has no weights file" in console.export_text()
     assert [r.method for r in rows] == ["original", "bilinear", "bicubic"]
     assert all(list(r.metrics) == ["top1"] for r in rows)
@@ -247,7 +247,7 @@ def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
     images = torch.randint(0, 256, (10, 1, 28, 28), dtype=torch.uint8)
     loader = DataLoader(TensorDataset(images, torch.arange(10) % 10), batch_size=4, collate_fn=collate)
     bicubic = catalog().students.build(BicubicConfig(type="bicubic"), GREY)
-    rows = evaluate(loader, teacher, Downscale(0.32), {"bicubic": bicubic}, ["top1", "psnr"], torch.device("cpu"))
+    rows = evaluate(loader, teacher, Downscale(0.32), {"bicubic": bicubic}, ["top1", "psnr"], torch.device("cpu")).rows
     assert teacher.training  # restored
     for k, v in teacher.state_dict().items():  # evaluated in eval mode: BatchNorm statistics untouched
         assert torch.equal(v, before[k]), k

@@ -131,12 +131,12 @@ def test_every_metric_is_perfect_on_the_original(name: str, lpips_backbone) -> N
 
 
 @pytest.mark.parametrize("name", METRIC_NAMES)
-def test_images_without_labels_count_only_for_label_free_metrics(name: str) -> None:
+def test_images_without_labels_count_only_for_label_free_metrics(name: str, lpips_backbone) -> None:
     """NO_LABEL (-1) images, e.g. a photo folder's: label metrics skip them, the others see every image."""
     from srdistill.data.base import NO_LABEL
 
-    hr = torch.rand(4, 3, 8, 8)
-    sr = (hr + 0.1 * torch.rand(4, 3, 8, 8)).clamp(0, 1)
+    hr = torch.rand(4, 3, 32, 32)  # lpips needs 31 pixels a side
+    sr = (hr + 0.1 * torch.rand(4, 3, 32, 32)).clamp(0, 1)
     mixed = torch.tensor([0, NO_LABEL, 5, NO_LABEL])
     full, partial, none = (catalog().metrics.get(name).build() for _ in range(3))
     full.update(EvalBatch(hr[[0, 2]], sr[[0, 2]], LABELS[[0, 2]], LOGITS[[0, 2]], REF[[0, 2]]))

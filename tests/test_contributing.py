@@ -54,6 +54,29 @@ def test_the_walkthrough_python_is_ruff_clean(tmp_path: Path) -> None:
             assert done.returncode == 0, f"{path}:\n{done.stdout}{done.stderr}"
 
 
+def test_the_walkthrough_plugin_registers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin as the walkthrough leaves it, imported and registered into fresh registries."""
+    from srdistill.catalog import builtins
+    from srdistill.plugins import Registrar
+
+    for path, text in heredocs(walkthrough_blocks((ROOT / "CONTRIBUTING.md").read_text())):
+        target = tmp_path / Path(path).relative_to("..")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)  # a later version of a file replaces the earlier one, as in the walkthrough
+    monkeypatch.syspath_prepend(str(tmp_path / "my-teacher" / "src"))
+    for name in [m for m in sys.modules if m == "my_teacher" or m.startswith("my_teacher.")]:
+        monkeypatch.delitem(sys.modules, name)
+    import my_teacher
+
+    cat, clashes = builtins(), []
+    my_teacher.register(Registrar(cat, "my-teacher", clashes))
+    assert clashes == []
+    assert cat.teachers.get("tiny_cnn").source == "my-teacher"
+    assert cat.losses.get("prob_mse").source == "my-teacher"
+    for name in [m for m in sys.modules if m == "my_teacher" or m.startswith("my_teacher.")]:
+        del sys.modules[name]
+
+
 @pytest.mark.slow
 def test_the_walkthrough_verbatim_in_a_fresh_clone(tmp_path: Path) -> None:
     """Clones the committed repository, then runs every block of the walkthrough in order."""

@@ -51,16 +51,20 @@ def test_a_plugin_that_fails_to_import_is_a_warning(tmp_path, monkeypatch) -> No
     assert "rrdb" in cat.students and "timm" in cat.teachers  # the built-ins are all there
 
 
-def test_a_plugin_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
-    body = (
-        "from typing import Literal\n"
-        "from srdistill.students.base import StudentConfig\n"
-        "class HalfConfig(StudentConfig):\n"
-        "    type: Literal['half']\n"
-        "def register(r):\n"
-        "    r.students.add(HalfConfig, lambda cfg, info: None)\n"
-        "    raise RuntimeError('second half broke')\n"
+def one_config_plugin(base: str, name: str, tag: str, registration: str, then: str = "") -> str:
+    """The source of a plugin whose one config class ``name`` (type ``tag``) derives from ``base``."""
+    module, _, cls = base.rpartition(".")
+    return (
+        f"from typing import Literal\nfrom {module} import {cls}\nclass {name}({cls}):\n    type: Literal['{tag}']\n"
+        f"def register(r):\n    {registration}\n{then}"
     )
+
+
+def test_a_plugin_failing_half_way_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
+    body = one_config_plugin(
+        "srdistill.students.base.StudentConfig", "HalfConfig", "half",
+        "r.students.add(HalfConfig, lambda cfg, info: None)", then="    raise RuntimeError('second half broke')\n",
+    )  # fmt: skip
     cat, warned = load([plugin_module(tmp_path, monkeypatch, "half_plugin", body)])
     assert "RuntimeError: second half broke" in warned[0]
     assert "half" not in cat.students
@@ -86,13 +90,8 @@ def test_a_name_clash_is_reported_not_overwritten(tmp_path, monkeypatch) -> None
 
 def test_a_config_of_the_wrong_base_is_refused_with_a_warning(tmp_path, monkeypatch) -> None:
     """The engine reads a teacher's ``weights``, a loss's ``weight``, …: their base classes declare them."""
-    body = (
-        "from typing import Literal\n"
-        "from srdistill.registry import ComponentConfig\n"
-        "class LooseConfig(ComponentConfig):\n"
-        "    type: Literal['loose']\n"
-        "def register(r):\n"
-        "    r.losses.add(LooseConfig, lambda cfg: None)\n"
+    body = one_config_plugin(
+        "srdistill.registry.ComponentConfig", "LooseConfig", "loose", "r.losses.add(LooseConfig, lambda cfg: None)"
     )
     cat, warned = load([plugin_module(tmp_path, monkeypatch, "loose_plugin", body)])
     assert "loss config LooseConfig must derive from srdistill.losses.base.WeightedConfig" in warned[0]

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,3 +33,26 @@ def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_
     assert preset["eval_gflop_per_image"] < preset["train_gflop_per_image"]
     assert preset["train_ratio"] > 0 and 0 < preset["train_mfu"] < 1
     assert "train: hand" in proc.stdout and "MFU" in proc.stdout
+
+
+def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: Path) -> None:
+    from srdistill.compat.basicsr import rrdbnet_class
+
+    checkpoint = tmp_path / "tiny_rgb.pth"
+    torch.save({"params_ema": rrdbnet_class()(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4).state_dict()},
+               checkpoint)  # fmt: skip
+    out = tmp_path / "upscale.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "upscale_speed.py"), "--checkpoint", str(checkpoint),
+        "--tiles", "auto,128", "--device", "cpu", "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["device"] == "cpu" and report["megapixels"] == pytest.approx(0.911, abs=0.001)
+    assert set(report["tiles"]) == {"auto", "128"}
+    assert report["tiles"]["128"]["tile"] == 128 and report["tiles"]["auto"]["tile"] >= 32
+    for row in report["tiles"].values():
+        assert row["s_per_mp"] == pytest.approx(row["seconds"] / report["megapixels"])
+        assert row["peak_gib"] > 0
+    assert "s per input megapixel" in proc.stdout

@@ -7,14 +7,18 @@
 # `pytest -m cuda`, the paper recipe for a few dozen steps on a generated ImageNet-style tree with
 # generated weights (bf16, channels-last), the JPEG decode rate per core, and
 # benchmarks/train_speed.py at paper sizes (bf16, channels-last, and the compile variant).
-# Everything printed also goes to OUT_DIR/gpu-check.log. GPU_STEPS, GPU_ROUNDS, GPU_BATCH,
-# GPU_WORKERS tune the length; GPU_ONLY_INSTALL=1 stops after the install, GPU_SKIP_BENCH=1 before
-# the benchmark; GPU_FORCE_WHEELS=1 installs every wheel even where the image has the package.
+# benchmarks/upscale_speed.py on real colour photos. Everything printed also goes to
+# OUT_DIR/gpu-check.log. GPU_STEPS, GPU_ROUNDS, GPU_BATCH, GPU_WORKERS tune the length, and each
+# step stops after its own limit (GPU_LIMIT_TESTS, _TRAIN, _BENCH, _UPSCALE, _COMPILE seconds), so a
+# slow step never costs the ones after it; GPU_WORK is the scratch folder (default OUT_DIR/work).
+# GPU_ONLY_INSTALL=1 stops after the install, GPU_SKIP_BENCH=1 before the benchmarks;
+# GPU_FORCE_WHEELS=1 installs every wheel even where the image has the package.
 set -uo pipefail
 OUT=${1:-${OUT:-.gpu/out}}; mkdir -p "$OUT"; LOG=$OUT/gpu-check.log
 exec > >(tee -a "$LOG") 2>&1
 STEPS=${GPU_STEPS:-40}; ROUNDS=${GPU_ROUNDS:-1}; BATCH=${GPU_BATCH:-16}; WORKERS=${GPU_WORKERS:-8}
 py=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
 step() { echo; echo "=== $* ($(date +%T))"; }
 
 step "machine"
@@ -62,11 +66,14 @@ PY
 SRD="$py -m srdistill"
 [ -n "${GPU_ONLY_INSTALL:-}" ] && { echo "install checked; stopping (GPU_ONLY_INSTALL)"; exit 0; }
 
+limited() { local seconds=$1; shift; timeout "$seconds" "$@"; local rc=$?
+  [ $rc -eq 124 ] && echo "stopped after its limit of ${seconds}s"; return $rc; }
+
 step "cuda tests: pytest -m cuda"
-$py -m pytest -q -m cuda -p no:cacheprovider tests 2>&1 | tail -20
+limited "${GPU_LIMIT_TESTS:-240}" $py -m pytest -q -m cuda -p no:cacheprovider tests 2>&1 | tail -20
 
 step "paper recipe on a generated tree, bf16 + channels-last, $STEPS steps of $BATCH"
-W=$OUT/work; mkdir -p "$W"
+W=${GPU_WORK:-$OUT/work}; mkdir -p "$W"
 $py - "$W" <<'PY'
 import pathlib, sys
 
@@ -90,7 +97,7 @@ rrdb = rrdbnet_class()(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num
 torch.save({"params_ema": rrdb.state_dict()}, w / "esrgan.pth")
 PY
 SECONDS=0
-$SRD train recipes/darionet_imagenet.yaml --set device=cuda --set data.root="$W/imagenet" \
+limited "${GPU_LIMIT_TRAIN:-180}" $SRD train recipes/darionet_imagenet.yaml --set device=cuda --set data.root="$W/imagenet" \
   --set teacher.weights="$W/resnet50.pth" --set teacher.num_classes=4 --set student.weights="$W/esrgan.pth" \
   --set train.epochs=1 --set train.max_steps_per_epoch="$STEPS" --set train.batch_size="$BATCH" \
   --set train.num_workers="$WORKERS" --set runtime.amp=bf16 --set runtime.channels_last=true \
@@ -100,9 +107,17 @@ echo "train wall: ${SECONDS}s"; cat "$W/run/metrics.csv" 2>/dev/null
 step "JPEG decode rate per core (the loader's side of the training rate)"
 $py benchmarks/decode.py --images 200 --size 500x375 2>&1 | tail -3
 
-[ -n "${GPU_SKIP_BENCH:-}" ] && { echo "benchmark skipped (GPU_SKIP_BENCH)"; exit 0; }
-step "benchmark: paper sizes, cuda, bf16 + channels-last, and the compile variant"
-$py benchmarks/train_speed.py --preset paper --device cuda --set runtime.amp=bf16 --set runtime.channels_last=true \
-  --set train.num_workers="$WORKERS" --set compare.num_workers="$WORKERS" --rounds "$ROUNDS" --variants compile \
-  --json "$OUT/train_speed.json" 2>&1 | tail -40
+[ -n "${GPU_SKIP_BENCH:-}" ] && { echo "benchmarks skipped (GPU_SKIP_BENCH)"; exit 0; }
+step "benchmark: paper sizes, cuda, bf16 + channels-last"
+bench=(benchmarks/train_speed.py --preset paper --device cuda --set runtime.amp=bf16 --set runtime.channels_last=true
+  --set train.num_workers="$WORKERS" --set compare.num_workers="$WORKERS" --rounds "$ROUNDS")
+[ -n "${GPU_BENCH_STEPS:-}" ] && bench+=(--steps "$GPU_BENCH_STEPS")
+limited "${GPU_LIMIT_BENCH:-300}" $py "${bench[@]}" --json "$OUT/train_speed.json" 2>&1
+
+step "upscale: paper RRDB on colour photos, automatic and fixed tiles"
+limited "${GPU_LIMIT_UPSCALE:-120}" $py benchmarks/upscale_speed.py --device cuda --tiles auto,256,64 \
+  --rounds "$ROUNDS" --json "$OUT/upscale_speed.json" 2>&1
+
+step "benchmark: the compile variant"
+limited "${GPU_LIMIT_COMPILE:-300}" $py "${bench[@]}" --variants compile --json "$OUT/train_speed_compile.json" 2>&1
 step "done"; ls -la "$OUT"

@@ -79,8 +79,12 @@ def test_bf16_autocast(cli, write_recipe, tmp_path: Path) -> None:
     with torch.no_grad():
         exact = model(lr, (28, 28))
         with torch.autocast("cuda", dtype=torch.bfloat16):
+            network = model.upscale(lr)
             fast = model(lr, (28, 28))
-    assert fast.dtype == torch.bfloat16 and fast.shape == exact.shape == (2, 1, 28, 28)
+    # the network runs in bf16; the final resize's dtype is the autocast op list's choice (float32
+    # on CUDA with torch 2.11, bf16 on CPU), so only its values are checked
+    assert network.dtype == torch.bfloat16 and network.shape == (2, 1, 36, 36)
+    assert fast.shape == exact.shape == (2, 1, 28, 28)
     assert (fast.float() - exact).abs().max() < 0.05 * exact.abs().max() + 1e-3
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST quickstart on a fresh machine: install, get the data, then
 #   1. fit the teacher, 2. train an RRDB student with a pixel loss (the "ESRGAN" baseline),
-#   3. fine-tune it through the frozen teacher (the DarioNet step), 4. compare everything.
+#   3. fine-tune it through the frozen teacher (the DarioNet step), 4. the same with a pixel term
+#   beside the logit MSE, 5. compare everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,5 +24,6 @@ total=$SECONDS
 run train recipes/fmnist_teacher.yaml
 run train recipes/fmnist_pixel.yaml
 run train recipes/fmnist_darionet.yaml
+run train recipes/fmnist_darionet_pixel.yaml
 run compare recipes/fmnist_darionet.yaml --json runs/fmnist_darionet/compare.json
 echo "quickstart: $((SECONDS - total)) s after install"

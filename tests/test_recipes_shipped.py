@@ -107,7 +107,7 @@ def assert_dry_run_ok(result, run_dir: Path, *shapes: str) -> None:
     assert not run_dir.exists()
 
 
-@pytest.mark.parametrize("stem", ["fmnist_teacher", "fmnist_pixel", "fmnist_darionet"])
+@pytest.mark.parametrize("stem", ["fmnist_teacher", "fmnist_pixel", "fmnist_darionet", "fmnist_darionet_pixel"])
 def test_fmnist_recipe_dry_run(
     cli, fmnist_root: Path, fmnist_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stem: str
 ) -> None:
@@ -116,9 +116,11 @@ def test_fmnist_recipe_dry_run(
     args += ["--set", "data.val_size=40"]
     if stem != "fmnist_teacher":
         args += ["--set", f"teacher.weights={fmnist_weights['teacher']}"]
-    if stem == "fmnist_darionet":  # compare's other checkpoint is the pixel run's (its own is written later)
+    if stem.startswith("fmnist_darionet"):
         args += ["--set", f"student.weights={fmnist_weights['student']}"]
+    if stem == "fmnist_darionet":  # compare's checkpoints of other runs (its own is written later)
         args += ["--set", f"compare.checkpoints.0.path={fmnist_weights['student']}"]
+        args += ["--set", f"compare.checkpoints.2.path={fmnist_weights['student']}"]
     result = cli(*args)
     shapes = ["1×28×28"] if stem == "fmnist_teacher" else ["1×28×28", "1×9×9", "1×36×36"]
     assert_dry_run_ok(result, tmp_path / "runs", *shapes)

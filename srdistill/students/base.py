@@ -38,6 +38,9 @@ class SuperResolver(nn.Module):
         multiple: ``net`` needs input sides divisible by this (RRDB ×2 and ×1 pixel-unshuffle
             their input by 2 and 4); other sizes are replicate-padded and the output cropped back.
         config: the student's config with every size resolved.
+        residual: ``net`` predicts a correction added to a bicubic upscale of its input, so a
+            network whose last layer is zero is exactly that upscale (the weights keep ``net``'s
+            own key layout either way).
     """
 
     def __init__(
@@ -46,9 +49,10 @@ class SuperResolver(nn.Module):
         mode: Interpolation = "bicubic",
         multiple: int = 1,
         config: StudentConfig | None = None,
+        residual: bool = False,
     ) -> None:
         super().__init__()
-        self.net, self.mode, self.multiple = net, mode, multiple
+        self.net, self.mode, self.multiple, self.residual = net, mode, multiple, residual
         #: the config with every size resolved (what a checkpoint records to be rebuilt)
         self.config = config
 
@@ -59,11 +63,14 @@ class SuperResolver(nn.Module):
         """The network's own output (``s·h × s·w``), before the resize to the original's size."""
         h, w = lr.shape[-2:]
         pad_h, pad_w = -h % self.multiple, -w % self.multiple
+        padded = F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else lr
+        out = self.net(padded)
+        if self.residual:
+            out = out + resize(padded, (out.shape[-2], out.shape[-1]), "bicubic", antialias=False).to(out.dtype)
         if pad_h or pad_w:
-            out = self.net(F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate"))
             scale = out.shape[-1] // (w + pad_w)
             return out[..., : h * scale, : w * scale]
-        return self.net(lr)
+        return out
 
     @property
     def trainable(self) -> bool:

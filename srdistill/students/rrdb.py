@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
+from torch import nn
 
 from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.compat.basicsr import rrdbnet_class
@@ -35,6 +36,11 @@ class RRDBConfig(LearnedStudentConfig):
     resize: Literal["bicubic", "bilinear", "area"] = Field(
         "bicubic", description="Interpolation from the network's output to the original size."
     )
+    residual: bool = Field(
+        False,
+        description="Add the network's output to a bicubic upscale of its input. Without weights the last "
+        "layer starts at zero, so the untrained student is bicubic and training starts from there.",
+    )
 
     _release_or_path = field_validator("weights", mode="before")(student_weights)
 
@@ -62,4 +68,8 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
     net = rrdbnet_class()(num_in_ch=info.channels, num_out_ch=info.channels, **sizes)
     if state is not None:
         check_and_load(net, state, f"student.weights ({cfg.weights})")
-    return SuperResolver(net, cfg.resize, multiple=4 // sizes["scale"], config=cfg.model_copy(update=sizes))
+    elif cfg.residual:  # start exactly at the bicubic upscale
+        nn.init.zeros_(net.conv_last.weight)
+        nn.init.zeros_(net.conv_last.bias)
+    config = cfg.model_copy(update=sizes)
+    return SuperResolver(net, cfg.resize, multiple=4 // sizes["scale"], config=config, residual=cfg.residual)

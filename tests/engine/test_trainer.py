@@ -241,6 +241,7 @@ def test_student_checkpoint_holds_the_network_in_basicsr_layout(pipeline) -> Non
         "scale": 4,
         "weights": str(pipeline["base"] / "pixel" / "best.safetensors"),
         "resize": "bicubic",
+        "residual": False,
     }
 
 

@@ -107,3 +107,37 @@ def test_checkpoint_of_the_wrong_channels(tmp_path: Path) -> None:
     torch.save(basicsr_net(channels=3).state_dict(), path)
     with pytest.raises(UserError, match="an RRDB for 3-channel images, but the data set has 1"):
         small_rrdb(GREY, weights=path)
+
+
+@pytest.mark.parametrize("scale", [4, 2])
+def test_an_untrained_residual_student_is_the_bicubic_upscale(scale: int) -> None:
+    from srdistill.imaging import resize
+
+    student = small_rrdb(RGB, residual=True, scale=scale)
+    lr = torch.rand(2, 3, 10, 7)  # sides the ×2 network must pad: the bicubic base is cropped alike
+    out = student.upscale(lr)
+    assert out.shape == (2, 3, 10 * scale, 7 * scale)
+    padded = torch.nn.functional.pad(lr, (0, -7 % 2, 0, -10 % 2), mode="replicate") if scale == 2 else lr
+    base = resize(padded, (padded.shape[-2] * scale, padded.shape[-1] * scale), "bicubic", antialias=False)
+    torch.testing.assert_close(out, base[..., : 10 * scale, : 7 * scale], rtol=0, atol=0)
+
+
+def test_a_residual_student_learns_and_its_checkpoint_keeps_the_residual(tmp_path: Path) -> None:
+    from srdistill.checkpoints import component_metadata
+    from srdistill.students.checkpoints import load_student_checkpoint
+
+    student = small_rrdb(RGB, residual=True)
+    lr, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
+    for _ in range(3):
+        optimizer.zero_grad()
+        (student.upscale(lr) - target).abs().mean().backward()
+        optimizer.step()
+    assert student.net.conv_last.weight.abs().sum() > 0
+    path = tmp_path / "best.safetensors"
+    assert student.config is not None
+    save_weights(student.net, path, component_metadata("student", student.config, channels=3))
+    again = load_student_checkpoint(path, RGB, None, catalog().students)
+    assert again.residual and set(again.net.state_dict()) == set(basicsr_net(3).state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again.upscale(lr), student.upscale(lr))

@@ -582,12 +582,12 @@ def test_teacher_fit_descends(write_recipe) -> None:
 def test_quickstart_with_the_shipped_recipes(
     cli, fmnist_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """README's steps 1-4: each recipe reads the run folder the one before it wrote (runs/...)."""
+    """README's steps 1-5: each recipe reads the run folders those before it wrote (runs/...)."""
     recipes = Path(__file__).resolve().parents[2] / "recipes"
     monkeypatch.chdir(tmp_path)
     data = ["--set", f"data.root={fmnist_root}", "--set", "data.val_size=40"]
     longer = ["--set", "train.batch_size=32", "--set", "train.epochs=8"]  # 200 images: 6 steps an epoch
-    for stem in ("fmnist_teacher", "fmnist_pixel", "fmnist_darionet"):
+    for stem in ("fmnist_teacher", "fmnist_pixel", "fmnist_darionet", "fmnist_darionet_pixel"):
         result = cli("train", recipes / f"{stem}.yaml", *data, *(longer if stem == "fmnist_teacher" else []))
         assert_clean_exit(result, 0)
         assert (tmp_path / "runs" / stem / "best.safetensors").is_file()
@@ -601,6 +601,7 @@ def test_quickstart_with_the_shipped_recipes(
         "bicubic",
         "rrdb_pixel",
         "darionet",
+        "darionet_pixel",
     ]
     summary = json.loads((tmp_path / "runs" / "fmnist_teacher" / "summary.json").read_text())
     assert summary["best_value"] >= 0.5  # the synthetic classes are easy: far above chance (0.1)

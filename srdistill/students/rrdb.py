@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from torch import nn
 
-from srdistill.checkpoints import check_and_load, read_state_dict
+from srdistill.checkpoints import check_and_load, read_metadata, read_state_dict
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
@@ -54,7 +54,9 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
     found: dict[str, int] = {}
     if cfg.weights is not None:
         source = f"student.weights ({cfg.weights})"
-        state = to_basicsr(read_state_dict(resolve_student(cfg.weights), "student.weights"), source)
+        path = resolve_student(cfg.weights)
+        state = to_basicsr(read_state_dict(path, "student.weights"), source)
+        _check_residual(path, cfg)
         arch = infer_arch(state, source)
         if arch.num_in_ch != info.channels:
             raise UserError(
@@ -73,3 +75,15 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
         nn.init.zeros_(net.conv_last.bias)
     config = cfg.model_copy(update=sizes)
     return SuperResolver(net, cfg.resize, multiple=4 // sizes["scale"], config=config, residual=cfg.residual)
+
+
+def _check_residual(path: Path, cfg: RRDBConfig) -> None:
+    """Weights trained as a correction to bicubic mean nothing without it, and the reverse."""
+    saved = read_metadata(path).get("config", {}).get("residual") if path.suffix == ".safetensors" else None
+    if saved is not None and bool(saved) != cfg.residual:
+        raise UserError(
+            f"student.weights ({cfg.weights}) was trained with residual: {str(bool(saved)).lower()}, "
+            f"but the student here has residual: {str(cfg.residual).lower()}.",
+            f"Set student.residual: {str(bool(saved)).lower()} (--set student.residual="
+            f"{str(bool(saved)).lower()}) so the weights are used as they were trained.",
+        )

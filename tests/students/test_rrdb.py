@@ -141,3 +141,17 @@ def test_a_residual_student_learns_and_its_checkpoint_keeps_the_residual(tmp_pat
     assert again.residual and set(again.net.state_dict()) == set(basicsr_net(3).state_dict())
     with torch.no_grad():
         torch.testing.assert_close(again.upscale(lr), student.upscale(lr))
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_weights_of_the_other_residual_setting_are_refused(tmp_path: Path, saved: bool) -> None:
+    from srdistill.checkpoints import component_metadata
+
+    student = small_rrdb(RGB, residual=saved)
+    path = tmp_path / "best.safetensors"
+    assert student.config is not None
+    save_weights(student.net, path, component_metadata("student", student.config, channels=3))
+    with pytest.raises(UserError, match=f"trained with residual: {str(saved).lower()}") as err:
+        small_rrdb(RGB, residual=not saved, weights=path)
+    assert f"student.residual={str(saved).lower()}" in err.value.fix
+    assert small_rrdb(RGB, residual=saved, weights=path).residual is saved

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import runpy
 import statistics
 import tempfile
 import time
@@ -28,11 +29,14 @@ from PIL import Image
 from srdistill.catalog import catalog
 from srdistill.data.base import DataInfo
 from srdistill.engine.devices import select_device, synchronize
+from srdistill.errors import UserError
 from srdistill.inference.student import load_student
 from srdistill.inference.upscale import upscale_files
 from srdistill.students.base import SuperResolver
 
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+ROOT = Path(__file__).resolve().parent.parent
+#: the README's held-out colour photos, written by the script that writes them for the walkthrough
+PHOTOS = runpy.run_path(str(ROOT / "scripts" / "skimage_photos.py"))
 
 
 def paper_student() -> SuperResolver:
@@ -43,16 +47,20 @@ def paper_student() -> SuperResolver:
 
 
 def write_photos(folder: Path) -> float:
-    """The photos as PNG files in ``folder``; returns their input megapixels."""
-    from skimage import data
-
-    folder.mkdir(parents=True, exist_ok=True)
+    """The test photos as PNG files in ``folder``; returns their input megapixels."""
+    PHOTOS["write"](folder, PHOTOS["TEST"])
     pixels = 0
-    for name in PHOTOS:
-        image = Image.fromarray(getattr(data, name)())
-        image.save(folder / f"{name}.png")
-        pixels += image.width * image.height
+    for path in folder.glob("*.png"):
+        with Image.open(path) as image:
+            pixels += image.width * image.height
     return pixels / 1e6
+
+
+def tile_list(text: str) -> list[int | None]:
+    try:
+        return [None if t == "auto" else int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give tile sides or 'auto', comma-separated: auto,256,64") from None
 
 
 def peak_bytes(device: torch.device) -> int:
@@ -64,7 +72,8 @@ def peak_bytes(device: torch.device) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="A student checkpoint (default: paper RRDB).")
-    parser.add_argument("--tiles", default="auto", help="Comma-separated tile sides, 'auto' for the automatic one.")
+    parser.add_argument("--tiles", type=tile_list, default=[None],
+                        help="Comma-separated tile sides, 'auto' for the automatic one.")  # fmt: skip
     parser.add_argument("--overlap", type=int, default=16)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--rounds", type=int, default=1)
@@ -74,19 +83,21 @@ def main() -> None:
     if args.checkpoint is None:
         student, channels, what = paper_student(), 3, "paper RRDB 64/23/32 (random weights)"
     else:
-        (student, channels), what = load_student(args.checkpoint), str(args.checkpoint)
-    tiles = [None if t == "auto" else int(t) for t in args.tiles.split(",")]
+        try:
+            (student, channels), what = load_student(args.checkpoint), str(args.checkpoint)
+        except UserError as e:
+            raise SystemExit(str(e)) from None
     seconds: dict[str, list[float]] = {}
     peaks: dict[str, int] = {}
     chosen: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         megapixels = write_photos(Path(tmp) / "photos")
-        print(f"{what} on {device}; {len(PHOTOS)} photos, {megapixels:.3f} input megapixels")
+        print(f"{what} on {device}; {len(PHOTOS['TEST'])} photos, {megapixels:.3f} input megapixels")
         # warm-up: kernels, cuDNN's algorithm choice, the allocator
         upscale_files(student, channels, Path(tmp) / "photos" / "chelsea.png", Path(tmp) / "warm.png", device, None,
                       tile=128, overwrite=True)  # fmt: skip
         for r in range(args.rounds):
-            for tile in tiles:
+            for tile in args.tiles:
                 key = "auto" if tile is None else str(tile)
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)

@@ -26,18 +26,23 @@ def rgb(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image[..., :3])  # logo has an alpha channel
 
 
+def write(folder: Path, names: tuple[str, ...]) -> None:
+    """``folder/<name>.png`` for each sample image named, as RGB; existing files are kept."""
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = folder / f"{name}.png"
+        if not path.exists():
+            rgb(getattr(data, name)()).save(path)
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
-    from skimage import data
-
     root = Path(sys.argv[1])
-    for split, names in (("train", TRAIN), ("test", TEST)):
-        (root / split).mkdir(parents=True, exist_ok=True)
-        for name in names:
-            path = root / split / f"{name}.png"
-            if not path.exists():
-                rgb(getattr(data, name)()).save(path)
+    write(root / "train", TRAIN)
+    write(root / "test", TEST)
     print(f"wrote {len(TRAIN)} training and {len(TEST)} test images under {root}")
 
 

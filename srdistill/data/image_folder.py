@@ -51,7 +51,8 @@ def images_under(folder: Path, what: str, fix: str) -> list[Path]:
     ``fix``) when the folder is missing, and one when it holds no image."""
     if not folder.is_dir():
         raise UserError(f"{what} not found: {folder}", fix)
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in image_extensions())
+    extensions = set(image_extensions())
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
     if not paths:
         raise UserError(f"{folder} holds no images.", "Put image files (PNG, JPEG, ...) in it or below it.")
     return paths

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from srdistill.engine.runs import BOARD_FOLDER
+
 if TYPE_CHECKING:
     from srdistill.recipe.schema import WandbConfig
-
-FOLDER = "tensorboard"
 
 
 class Board:
@@ -43,7 +43,7 @@ class Board:
                     "train.tensorboard is on but tensorboard is not installed.", "pip install tensorboard"
                 ) from None
             return
-        self.writer = SummaryWriter(str(run_path / FOLDER), purge_step=purge_step)
+        self.writer = SummaryWriter(str(run_path / BOARD_FOLDER), purge_step=purge_step)
 
     def scalars(self, values: dict[str, float], step: int, prefix: str = "") -> None:
         if self.writer is not None:

@@ -14,6 +14,7 @@ from srdistill.catalog import catalog
 from srdistill.data.base import DataInfo, Splits, relabel
 from srdistill.engine.devices import configure, select_device
 from srdistill.engine.loaders import seed_everything
+from srdistill.engine.runs import BEST
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedConfig, WeightedSum
 from srdistill.methods import BASELINES, RESERVED
@@ -94,7 +95,7 @@ def build(recipe: Recipe, purpose: Purpose, device: torch.device | None = None, 
 
 def own_student(recipe: Recipe) -> list[CheckpointRef]:
     """The student the recipe's own run trained, when ``compare.checkpoints`` names none."""
-    best = recipe.run_dir / "best.safetensors"
+    best = recipe.run_dir / BEST
     if not isinstance(recipe.train, StudentTrain) or not best.is_file() or recipe.name in RESERVED:
         return []
     return [CheckpointRef(name=recipe.name, path=best)]

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from srdistill.catalog import catalog
 from srdistill.engine.devices import synchronize
 from srdistill.engine.distributed import SINGLE, Cluster, sum_all
-from srdistill.engine.views import Looked, View, passes
+from srdistill.engine.views import Looked, View, passes, untimed
 from srdistill.methods import ORIGINAL
 from srdistill.metrics.base import EvalBatch, Metric
 from srdistill.recipe.schema import JUDGE_METRICS, RuntimeConfig
@@ -66,14 +66,16 @@ def evaluate(
     labels: bool = True,
     judges: Mapping[str, Teacher] | None = None,
     judge_metrics: Sequence[str] = JUDGE_METRICS,
+    timed: bool = True,
 ) -> Evaluation:
     """Every metric of the teacher on the originals and on every method's SR images, in one pass.
 
     Row ``original`` is the teacher on the originals, the reference for ``logit_mse``,
-    ``agreement`` and ``ce_gap``. ``seconds`` counts a row's SR and teacher passes only,
-    synchronised with the device. With several processes each evaluates its shard and the
+    ``agreement`` and ``ce_gap``. With ``timed``, ``seconds`` counts a row's SR and teacher passes
+    only, synchronised with the device (which keeps a GPU from running ahead: validation, which
+    never reads it, passes ``timed=False``). With several processes each evaluates its shard and the
     metric sums are added over all of them. Without ``labels`` (a teacher whose outputs are not
-    class logits, a data set without labels) the metrics that need them are left out (NaN). Each
+    class logits, a data set without labels) the metrics that need them are left out. Each
     of ``judges`` sees the same images as the teacher and gets ``judge_metrics`` for every row.
     """
     judges = judges or {}
@@ -98,8 +100,8 @@ def evaluate(
         method.eval()
     try:
         for looked in passes(loader, degradation, teacher, methods, device, runtime=runtime, console=console,
-                             description=description, lines=lines, bad_files=bad_files, timer=timer,
-                             others=judges):  # fmt: skip
+                             description=description, lines=lines, bad_files=bad_files,
+                             timer=timer if timed else untimed, others=judges):  # fmt: skip
             _update(meters, looked, looked.views)
             for name in names:
                 rows[name].images += len(looked.hr)
@@ -108,8 +110,7 @@ def evaluate(
     finally:
         teacher.train(was_training)
     for name in names:
-        computed = _compute(meters[name], kept, device, cluster)
-        rows[name].metrics = {m: computed.get(m, float("nan")) for m in metrics}
+        rows[name].metrics = _compute(meters[name], kept, device, cluster)
         for judge in judges:
             judged[judge][name].metrics = _compute(judge_meters[judge][name], judge_metrics, device, cluster)
             judged[judge][name].images = rows[name].images

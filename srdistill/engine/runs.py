@@ -25,6 +25,8 @@ from typing import Any, Literal
 import yaml
 
 from srdistill.engine.lock import LOCK_FILE
+from srdistill.engine.snapshots import FOLDER as SNAPSHOT_FOLDER
+from srdistill.engine.snapshots import snapshots
 from srdistill.errors import UserError
 from srdistill.recipe.schema import Recipe
 
@@ -35,11 +37,14 @@ TEACHER_FILE = "teacher_preprocessing.json"
 BAD_FILES = "bad_files.txt"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
+BOARD_FOLDER = "tensorboard"
+WANDB_ID_FILE = "wandb_id.txt"
 
 
 #: everything a run writes into its folder (a restart before the first snapshot removes these)
-RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, "tensorboard", "resume",
-             "wandb", "wandb_id.txt")  # fmt: skip
+#: ("wandb" is the folder W&B itself names inside the run folder)
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, BOARD_FOLDER,
+             SNAPSHOT_FOLDER, "wandb", WANDB_ID_FILE)  # fmt: skip
 
 Status = Literal["new", "finished", "resume", "restart"]
 
@@ -66,8 +71,6 @@ class RunDir:
         first snapshot, to start again. "This recipe" follows :mod:`srdistill.engine.identity`.
         Anything else in the folder is an error unless ``overwrite``; ``resume`` demands a snapshot.
         """
-        from srdistill.engine.snapshots import snapshots
-
         p = self.path
         self.place()
         if overwrite:

@@ -63,7 +63,7 @@ class Fit:
         done = evaluate(
             loader, self.teacher, self.degradation, self.methods, self.metrics, self.device, console, "validate",
             lines=False, runtime=self.runtime, cluster=cluster, bad_files=bad_files, labels=self.labels,
-            judges=self.others, judge_metrics=(self.monitor,),
+            judges=self.others, judge_metrics=(self.monitor,), timed=False,
         )  # fmt: skip
         row = "student" if self.methods else ORIGINAL
         values = dict(done.rows[row].metrics)
@@ -72,7 +72,7 @@ class Fit:
             per |= {name: rows[row].metrics[self.monitor] for name, rows in done.judges.items()}
             total = sum(self.teacher_weights.values())
             values[self.monitor] = sum(w * per[name] for name, w in self.teacher_weights.items()) / total
-        return {k: v for k, v in values.items() if v == v or self.labels}
+        return values
 
     @property
     def higher_is_better(self) -> bool:

@@ -55,7 +55,7 @@ def see(teacher: Teacher, images: torch.Tensor, layers: Sequence[str] = ()) -> V
     return View(logits, features)
 
 
-def _untimed(name: str) -> AbstractContextManager[object]:
+def untimed(name: str) -> AbstractContextManager[object]:
     return nullcontext()
 
 
@@ -69,7 +69,7 @@ def look(
     clamp: bool = True,
     layers: Sequence[str] = (),
     original: View | None = None,
-    timer: Timer = _untimed,
+    timer: Timer = untimed,
     others: Mapping[str, Teacher] = {},
 ) -> Looked:
     """Degrade ``hr`` once, super-resolve it with every method, and show the teacher each result.
@@ -118,7 +118,7 @@ def passes(
     description: str = "evaluate",
     lines: bool = True,
     bad_files: set[str] | None = None,
-    timer: Timer = _untimed,
+    timer: Timer = untimed,
     others: Mapping[str, Teacher] = {},
 ) -> Iterator[Looked]:
     """:func:`look` at every batch of ``loader`` (no gradients), with a progress bar.

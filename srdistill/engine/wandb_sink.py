@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from srdistill.engine.runs import WANDB_ID_FILE
 from srdistill.errors import UserError
 
 if TYPE_CHECKING:
     from srdistill.recipe.schema import WandbConfig
 
 #: the W&B run id, kept in the run folder so a resumed run continues the same W&B run
-ID_FILE = "wandb_id.txt"
 STEP = "global_step"
 
 
@@ -78,12 +78,12 @@ def _resolved_recipe(run_path: Path) -> dict[str, Any]:
 
 def _run_id(run_path: Path) -> str:
     """The run folder's W&B id, created (atomically) on first use."""
-    path = run_path / ID_FILE
+    path = run_path / WANDB_ID_FILE
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     run_id = secrets.token_hex(4)
     run_path.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{ID_FILE}.tmp")
+    tmp = path.with_name(f".{WANDB_ID_FILE}.tmp")
     tmp.write_text(run_id + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return run_id

@@ -80,6 +80,7 @@ class LPIPS(Metric):
     """LPIPS with AlexNet (torchmetrics; grey repeated to RGB); 0 for identical images, lower is better."""
 
     higher_is_better = False
+    against_original = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -57,7 +57,7 @@ from srdistill.data.base import collate
 from srdistill.engine.build import build
 from srdistill.engine.devices import select_device, synchronize
 from srdistill.engine.evaluate import evaluate
-from srdistill.engine.trainer import train
+from srdistill.engine.train import train
 from srdistill.imaging import center_crop, resize, scaled_size
 from srdistill.recipe.loading import load_recipe
 from srdistill.recipe.schema import Recipe

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srdistill import __version__
+from srdistill.cli_inference import export, upscale
 from srdistill.cli_shards import shards
 from srdistill.cli_weights import weights_app
 from srdistill.errors import Stopped, UserError
@@ -95,7 +96,7 @@ def train(
         if dry_run:
             _dry_run(spec, resolved_yaml(spec))
             return
-        from srdistill.engine.trainer import train as run_training
+        from srdistill.engine.train import train as run_training
 
         run_training(spec, console.err, overwrite=overwrite, resume=resume)
     except UserError as e:
@@ -111,13 +112,16 @@ def train(
 def _dry_run(spec: Recipe, text: str) -> None:
     from rich.syntax import Syntax
 
-    from srdistill.engine.build import build, check_paths
+    from srdistill.engine.build import build
     from srdistill.engine.plan import describe
+    from srdistill.engine.validity import check_paths
 
     check_paths(spec, checkpoints=True, before_training=True)
+    parts = build(spec, "train", judges=True)  # checked as training would check it, before anything is shown
     console.out.print(Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
-    parts = build(spec, "train", judges=True)
     console.out.print(describe(spec, parts))
+    for warning in parts.warnings:
+        console.err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.out.print(
         f"[bold]dry run[/]: fit {spec.train.fit}, {spec.train.epochs} epochs, batch {spec.train.batch_size}, "
         f"device {parts.device}, run folder {spec.run_dir}. Nothing was written."
@@ -139,29 +143,28 @@ def compare(
     ] = None,
 ) -> None:
     """Table 1 of the paper for RECIPE's test split: original, bilinear, bicubic and each checkpoint;
-    with judges, also a matrix of every method's top-1 under every judge."""
+    with judges, also a matrix of every method's top-1 under every judge; with routes, a table of SR rows
+    each read by a classifier of its own (an LR-trained classifier, a joint fit's)."""
     try:
         from srdistill.engine.compare import compare as run_compare
-        from srdistill.engine.compare import judges_table, recovered_top1, rows_table, rows_to_json
         from srdistill.recipe import load_recipe
+        from srdistill.reporting.tables import judges_table, recovered_lines, routes_table, rows_table, rows_to_json
 
         load_registries()
         spec = load_recipe(recipe, set_ or [], judge or [])
         done = run_compare(spec, console.err)
         rows = done.rows
         console.out.print(rows_table(rows, f"{spec.name}: test split"))
-        for method, fraction in recovered_top1(rows).items():
-            console.out.print(
-                f"{method}: recovers {fraction:.3f} of the top-1 lost by bicubic (SR − bicubic)/(original − bicubic)"
-            )
+        for line in recovered_lines(rows):
+            console.out.print(line)
         if done.judges:
             console.out.print(judges_table(done.judges, f"{spec.name}: judges"))
+        if done.routes:
+            console.out.print(
+                routes_table(done.routes, f"{spec.name}: routes (an SR row and the classifier reading it)")
+            )
         if json_path is not None:
-            try:
-                json_path.parent.mkdir(parents=True, exist_ok=True)
-                json_path.write_text(json.dumps(rows_to_json(rows, done.judges), indent=2) + "\n", encoding="utf-8")
-            except OSError as e:
-                raise UserError(f"Cannot write {json_path}: {e.strerror}.", "Choose a writable --json path.") from None
+            write_json(json_path, rows_to_json(rows, done.judges, done.routes))
             console.out.print(f"wrote {json_path}")
     except UserError as e:
         fail(e)
@@ -196,125 +199,8 @@ def report(
     console.out.print(f"wrote {done.html} (self-contained: open it in a browser)")
 
 
-@app.command()
-def upscale(
-    checkpoint: Annotated[
-        Path,
-        typer.Argument(
-            help="Student checkpoint (runs/<name>/best.safetensors, or an ESRGAN/BasicSR .pth).", show_default=False
-        ),
-    ],
-    source: Annotated[
-        Path, typer.Argument(help="An image, or a folder of images (searched recursively).", show_default=False)
-    ],
-    target: Annotated[Path, typer.Argument(help="Output file or folder (file names are kept).", show_default=False)],
-    tile: Annotated[
-        int | None,
-        typer.Option(
-            help="Input pixels per tile side. Default: the largest that fits in a share of the free memory "
-            "(GPU, else RAM), printed at the start. Small tiles are slow, as each recomputes its overlap "
-            "(64 takes about 3× as long on a CPU); lower it only if you run out of memory.",
-            show_default="automatic",
-        ),
-    ] = None,
-    overlap: Annotated[int, typer.Option(help="Context pixels around each tile, cropped away after.")] = 16,
-    scale: Annotated[
-        float | None, typer.Option(help="Output size ÷ input size; default: the network's own (×4).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Redo outputs that exist already (default: skip and count them).")
-    ] = False,
-) -> None:
-    """Super-resolve images of any size with a trained student.
-
-    Never writes into the input folder. Existing outputs are skipped, so a rerun completes an interrupted run.
-    A 1-channel student upscales colour photos on their luma (Y), their colour (Cb, Cr) bicubic.
-    """
-    try:
-        from srdistill.engine.devices import select_device
-        from srdistill.inference.student import load_student
-        from srdistill.inference.upscale import check_tiling, upscale_files
-        from srdistill.students.metadata import check_student_metadata
-
-        check_tiling(tile, overlap, scale)
-        check_student_metadata(checkpoint)
-        student, channels = load_student(checkpoint)
-        result = upscale_files(
-            student, channels, source, target, select_device(device), console.err, tile, overlap, scale, overwrite
-        )
-    except UserError as e:
-        fail(e)
-    _upscale_summary(result, channels, target)
-
-
-def _upscale_summary(result, channels: int, target: Path) -> None:  # type: ignore[no-untyped-def]
-    from srdistill.inference.colour import ColourPath
-
-    console.out.print(f"wrote {len(result.written)} images to {target}")
-    if result.existing:
-        console.out.print(f"skipped {len(result.existing)} images whose output exists (--overwrite redoes them)")
-    if result.colour[ColourPath.LUMA]:
-        console.err.print(
-            f"[yellow]note:[/] the student is greyscale (1 channel): {result.colour[ColourPath.LUMA]} colour "
-            "images were super-resolved on their luma (Y), their colour (Cb, Cr) upscaled bicubic. "
-            "For a colour student see recipes/rgb_folder_pixel.yaml.",
-            highlight=False,
-        )
-    if result.colour[ColourPath.GREY_AS_RGB]:
-        console.err.print(
-            f"[yellow]note:[/] the student is RGB (3 channels): {result.colour[ColourPath.GREY_AS_RGB]} greyscale "
-            "images were fed to it as grey RGB and saved greyscale. A 1-channel student fits greyscale images.",
-            highlight=False,
-        )
-    if result.bad:
-        console.err.print(f"[yellow]skipped {len(result.bad)} unreadable files:[/]")
-        for path, why in result.bad[:20]:
-            console.err.print(f"  {path}: {why}", highlight=False)
-        if not result.written and not result.existing:
-            raise typer.Exit(1)
-
-
-@app.command()
-def export(
-    checkpoint: Annotated[Path, typer.Argument(help="Student checkpoint to export.", show_default=False)],
-    out_path: Annotated[
-        Path,
-        typer.Argument(help="Output path without extension: writes OUT.safetensors and OUT.onnx.", show_default=False),
-    ],
-    onnx: Annotated[
-        bool, typer.Option("--onnx/--no-onnx", help="Also write ONNX and check it against PyTorch.")
-    ] = True,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT.safetensors / OUT.onnx.")] = False,
-) -> None:
-    """Export a trained student to safetensors (config in its metadata) and ONNX, with a parity check."""
-    try:
-        from srdistill.inference.export import export as run_export
-        from srdistill.inference.student import load_student
-        from srdistill.students.metadata import check_student_metadata
-
-        check_student_metadata(checkpoint)
-        student, channels = load_student(checkpoint)
-        done = run_export(student, channels, checkpoint, out_path, onnx=onnx, overwrite=overwrite)
-    except UserError as e:
-        fail(e)
-    console.out.print(f"wrote {done.weights} (weights, with the student's config as metadata)")
-    if done.onnx is not None:
-        console.out.print(f"wrote {done.onnx} (input 'lr' (batch, {channels}, height, width) → output 'sr')")
-        if done.external_data is not None:
-            console.out.print(
-                f"[yellow]note:[/] the weights are over the 2 GB one ONNX file can hold: they are in "
-                f"{done.external_data}, which must stay beside {done.onnx.name} (copy both)."
-            )
-        else:
-            console.out.print(f"{done.onnx.name} is self-contained (weights inside): copy it alone.")
-        ok = done.max_abs_diff is not None and done.max_abs_diff < 1e-4
-        console.out.print(
-            f"parity: ONNX Runtime vs PyTorch on a random {done.input_shape} input: "
-            f"max |Δ| = {done.max_abs_diff:.2e} " + ("[green]ok[/]" if ok else "[red]MISMATCH[/]")
-        )
-        if not ok:
-            raise typer.Exit(1)
+app.command()(upscale)
+app.command()(export)
 
 
 @app.command("list")
@@ -361,3 +247,14 @@ def main() -> None:
     except UserError as e:  # raised outside a command (should not happen, but never show a traceback)
         console.err.print(f"error: {e}")
         sys.exit(1)
+
+
+def write_json(path: Path, data: dict) -> None:  # type: ignore[type-arg]
+    """``data`` as JSON at ``path``, written atomically."""
+    from srdistill.checkpoints import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"Cannot write {path}: {e.strerror}.", "Choose a writable --json path.") from None

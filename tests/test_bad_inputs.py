@@ -351,6 +351,33 @@ def upscale_with_a_classifier(folder, recipe):
     return ["upscale", str(path), str(folder / "a.png"), str(folder / "b.png")]
 
 
+def ensemble_member_with_other_classes(folder, recipe):
+    """A 5-class classifier in a teachers: ensemble on 10-class data: stopped at --dry-run, before any step."""
+    fresh_run_dir(folder, recipe)
+    member = {**recipe["teacher"], "num_classes": 5}
+    recipe["teachers"] = [{"name": "five", "teacher": member}]
+    return train(folder, recipe, "--dry-run")
+
+
+def teacher_with_other_classes(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["teacher"]["num_classes"] = 5
+    return train(folder, recipe)
+
+
+def lpips_monitor_on_small_images(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["train"]["monitor"] = "lpips"
+    return train(folder, recipe, "--dry-run")
+
+
+def two_problems_at_once(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["teacher"]["num_classes"] = 5
+    recipe["train"]["monitor"] = "lpips"
+    return train(folder, recipe, "--dry-run")
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -391,6 +418,10 @@ CASES: list[Case] = [
     teacher_std_infinite,
     teacher_mean_nan,
     loss_weights_sum_to_zero,
+    ensemble_member_with_other_classes,
+    teacher_with_other_classes,
+    lpips_monitor_on_small_images,
+    two_problems_at_once,
     loss_weight_infinite,
     upscale_into_its_input_folder,
     upscale_output_is_an_existing_file,
@@ -415,6 +446,10 @@ EXPECTED = {
     "upscale_output_is_an_existing_file": "is an existing file",
     "upscale_with_malformed_metadata": "config.num_block",
     "upscale_with_a_classifier": "is not an RRDB network",
+    "ensemble_member_with_other_classes": "teachers 'five' has 5 classes but the data set has 10",
+    "teacher_with_other_classes": "teacher has 5 classes but the data set has 10",
+    "lpips_monitor_on_small_images": "train.monitor: lpips needs images of at least 31×31",
+    "two_problems_at_once": "The recipe has 2 problems",
 }
 
 

@@ -13,7 +13,7 @@ import torch
 
 from srdistill.catalog import catalog
 from srdistill.data.base import DataInfo
-from srdistill.engine.views import look
+from srdistill.engine.sr_pass import sr_pass
 from srdistill.losses.base import LossInputs
 from srdistill.methods import ORIGINAL
 from srdistill.registry import ComponentConfig
@@ -78,11 +78,11 @@ def test_loss_trains_the_student_through_the_teacher(name: str, tmp_path: Path) 
     student = cat.students.build(RRDBConfig.tiny(tmp_path), INFO)
     degradation = cat.degradations.build(cat.degradations.get("bicubic").config.tiny(tmp_path))  # type: ignore[union-attr]
     hr, labels = originals(), torch.tensor([1, 7])
-    looked = look(hr, labels, degradation, teacher if loss.needs_teacher or loss.teacher_layers else None,
-                  {"student": student}, clamp=False, layers=loss.teacher_layers)  # fmt: skip
-    ref, seen = looked.views.get(ORIGINAL), looked.views.get("student")
+    batch = sr_pass(hr, labels, degradation, teacher if loss.needs_teacher or loss.teacher_layers else None,
+                    {"student": student}, clamp=False, layers=loss.teacher_layers)  # fmt: skip
+    ref, seen = batch.teacher.get(ORIGINAL), batch.teacher.get("student")
     value = loss(LossInputs(
-        hr, looked.sr["student"], labels, ref.logits if ref else None, seen.logits if seen else None,
+        hr, batch.sr["student"], labels, ref.logits if ref else None, seen.logits if seen else None,
         ref.features if ref else None, seen.features if seen else None,
     ))  # fmt: skip
     assert value.ndim == 0 and torch.isfinite(value)

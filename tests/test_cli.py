@@ -156,12 +156,12 @@ def test_main_reports_user_errors_without_traceback(monkeypatch: pytest.MonkeyPa
 
 
 def test_interrupted_training_exits_130(cli, write_recipe, monkeypatch: pytest.MonkeyPatch) -> None:
-    import srdistill.engine.trainer
+    import srdistill.engine.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(srdistill.engine.trainer, "train", interrupted)
+    monkeypatch.setattr(srdistill.engine.train, "train", interrupted)
     result = cli("train", write_recipe())
     assert result.exit_code == 130
     assert "interrupted" in result.stderr and "Traceback" not in result.output

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from rrdb_layout_helpers import as_esrgan_old
 
 from srdistill.checkpoints import save_weights
 from srdistill.data.base import DataInfo
 from srdistill.recipe import load_recipe
+from tests.rrdb_layout_helpers import as_esrgan_old
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 RECIPES = sorted(RECIPES_DIR.glob("*.yaml"))
@@ -107,22 +107,27 @@ def assert_dry_run_ok(result, run_dir: Path, *shapes: str) -> None:
     assert not run_dir.exists()
 
 
-@pytest.mark.parametrize("stem", ["fmnist_teacher", "fmnist_pixel", "fmnist_darionet", "fmnist_darionet_pixel"])
+@pytest.mark.parametrize(
+    "stem",
+    ["fmnist_teacher", "fmnist_pixel", "fmnist_darionet", "fmnist_darionet_pixel", "fmnist_lr_finetune",
+     "fmnist_lr_scratch", "fmnist_joint", "fmnist_joint_feature"],
+)  # fmt: skip
 def test_fmnist_recipe_dry_run(
     cli, fmnist_root: Path, fmnist_weights, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stem: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
     args = ["train", RECIPES_DIR / f"{stem}.yaml", "--dry-run", "--set", f"data.root={fmnist_root}"]
     args += ["--set", "data.val_size=40"]
-    if stem != "fmnist_teacher":
+    if stem not in ("fmnist_teacher", "fmnist_lr_scratch"):
         args += ["--set", f"teacher.weights={fmnist_weights['teacher']}"]
-    if stem.startswith("fmnist_darionet"):
+    if stem.startswith(("fmnist_darionet", "fmnist_joint")):
         args += ["--set", f"student.weights={fmnist_weights['student']}"]
     if stem == "fmnist_darionet":  # compare's checkpoints of other runs (its own is written later)
         args += ["--set", f"compare.checkpoints.0.path={fmnist_weights['student']}"]
         args += ["--set", f"compare.checkpoints.2.path={fmnist_weights['student']}"]
     result = cli(*args)
-    shapes = ["1×28×28"] if stem == "fmnist_teacher" else ["1×28×28", "1×9×9", "1×36×36"]
+    shapes = ["1×28×28"] if stem in ("fmnist_teacher", "fmnist_lr_finetune", "fmnist_lr_scratch") else [
+        "1×28×28", "1×9×9", "1×36×36"]  # fmt: skip
     assert_dry_run_ok(result, tmp_path / "runs", *shapes)
 
 
@@ -158,6 +163,24 @@ def test_darionet_dry_run_small_student(
     result = cli("train", DARIONET, "--dry-run", *(a for o in overrides for a in ("--set", o)))
     assert_dry_run_ok(result, tmp_path / "runs", "3×256×256", "3×82×82", "3×328×328", "3×224×224", "1000")
     assert "25,557,032" in result.stdout  # ResNet50's parameters
+
+
+def test_the_joint_paper_recipe_plans_both_updates(
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paper's setup trained jointly: it builds on stand-in files, and its plan counts both updates and
+    the classifier's training state."""
+    monkeypatch.chdir(tmp_path)
+    student = tmp_path / "esrgan_small.pth"
+    torch.save({"params_ema": rrdb_state(3, 8, 1, 4)}, student)
+    overrides = [f"data.root={image_tree}", f"teacher.weights={resnet50_pth}", f"student.weights={student}",
+                 f"compare.checkpoints.0.path={student}", *SMALL_RRDB]  # fmt: skip
+    joint = RECIPES_DIR / "darionet_imagenet_joint.yaml"
+    result = cli("train", joint, "--dry-run", *(a for o in overrides for a in ("--set", o)))
+    assert_dry_run_ok(result, tmp_path / "runs", "3×256×256", "3×82×82", "3×224×224", "1000")
+    assert "training step (classifier fwd+bwd on 3 images" in result.stdout and "state MiB" in result.stdout
+    assert "25,557,032 │  25,557,032" in result.stdout  # the ResNet50 is trained: all its parameters
+    assert "fit joint" in result.stdout
 
 
 def test_darionet_dry_run_with_its_named_weights_from_offline_caches(
@@ -296,9 +319,11 @@ def test_darionet_with_a_checkpoint_of_the_wrong_layout(
     cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flatten
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    classifier = tmp_path / "classifier.pth"  # a classifier's file given as the student's
+    classifier.write_bytes(resnet50_pth.read_bytes())
     sets = ["--set", f"data.root={image_tree}", "--set", f"teacher.weights={resnet50_pth}"]
     sets += ["--set", f"compare.checkpoints.0.path={resnet50_pth}"]
-    result = cli("train", DARIONET, "--dry-run", *sets, "--set", f"student.weights={resnet50_pth}")
+    result = cli("train", DARIONET, "--dry-run", *sets, "--set", f"student.weights={classifier}")
     assert result.exit_code == 1
     assert "not an RRDB network in a known layout" in flatten(result.stderr)
     assert "Traceback" not in result.output

@@ -353,7 +353,7 @@ def test_weights_fetch_downloads_a_hub_repo_with_its_config(tmp_path: Path, cach
 
 def test_a_compare_row_can_name_a_release(tiny_release, caches) -> None:
     from srdistill.catalog import catalog
-    from srdistill.students.checkpoints import load_student_checkpoint
+    from srdistill.checkpoints.student import load_student_checkpoint
 
     rel, published, state = tiny_release
     caches["torch"].mkdir(parents=True)

@@ -10,7 +10,7 @@ import torch
 from srdistill.engine.runs import BOARD_FOLDER
 
 if TYPE_CHECKING:
-    from srdistill.recipe.schema import WandbConfig
+    from srdistill.recipe.sections import WandbConfig
 
 
 class Board:

@@ -1,30 +1,46 @@
-"""``srdistill compare``: the paper's Table 1 for a recipe's test split."""
+"""``srdistill compare``: the paper's Table 1 for a recipe's test split, and the judges matrix.
+
+The tables and JSON are in :mod:`srdistill.reporting.tables`.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from srdistill.engine.build import build
 from srdistill.engine.evaluate import Row, evaluate, label_free
 from srdistill.engine.loaders import make_loader
-from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE
+from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE, recovered
 from srdistill.recipe.schema import Recipe
 
-#: below this top-1 gap (original − bicubic) a judge's recovered fraction means nothing and is not given
-MIN_GAP = 0.01
+
+@dataclass
+class RouteRow:
+    """A route to recognition: an SR row read by a classifier, what it scores and what it cost."""
+
+    route: str
+    sr: str
+    classifier: str  # "teacher", or the file of the route's own classifier
+    top1: float
+    recovered: float  # of the top-1 bicubic loses under the teacher (srdistill.methods.recovered)
+    top1_original: float  # the classifier on the originals
+    psnr: float
+    ssim: float
+    train_seconds: float | None  # of the runs that made its files; None where no run records them
 
 
 @dataclass
 class Comparison:
-    """The teacher's rows, and each judge's rows by method (judge -> method -> row)."""
+    """The teacher's rows, each judge's rows by method (judge -> method -> row), and the routes."""
 
     rows: list[Row]
     judges: dict[str, dict[str, Row]] = field(default_factory=dict)
+    routes: list[RouteRow] = field(default_factory=list)
 
 
 def compare(recipe: Recipe, console: Console) -> Comparison:
@@ -33,6 +49,8 @@ def compare(recipe: Recipe, console: Console) -> Comparison:
     parts = build(recipe, "evaluate")
     if recipe.teacher.random_init():
         console.print("[yellow]warning:[/] the teacher has no weights file: it is randomly initialised.")
+    for warning in parts.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     cfg = recipe.compare
     labels = parts.teacher.outputs_classes and parts.data.info.labelled
     metrics = list(cfg.metrics) if labels else label_free(cfg.metrics)
@@ -44,93 +62,60 @@ def compare(recipe: Recipe, console: Console) -> Comparison:
     console.print(
         f"compare on {len(parts.data.test)} test images, {parts.device}: {', '.join([ORIGINAL, *parts.methods])}"
         + (f"; judges {', '.join(parts.judges)}" if parts.judges else "")
+        + (f"; routes {', '.join(parts.routes)}" if parts.routes else "")
     )
+    reads = {r.name: [r.sr] for r in cfg.routes}
     done = evaluate(loader, parts.teacher, parts.degradation, parts.methods, metrics, parts.device, console,
-                    "compare", runtime=recipe.runtime, labels=labels, judges=parts.judges)  # fmt: skip
-    return Comparison(list(done.rows.values()), done.judges)
+                    "compare", runtime=recipe.runtime, labels=labels, classifiers=parts.judges | parts.routes,
+                    reads=reads)  # fmt: skip
+    judges = {name: rows for name, rows in done.classifiers.items() if name in parts.judges}
+    routes = route_rows(recipe, done.rows, done.classifiers) if cfg.routes else []
+    return Comparison(list(done.rows.values()), judges, routes)
 
 
-def judge_recovered(rows: dict[str, Row]) -> dict[str, float]:
-    """One judge's recovered fraction for every row (:func:`recovered_fractions` of its top-1s)."""
-    return recovered_fractions({name: row.metrics["top1"] for name, row in rows.items()})
+def route_rows(recipe: Recipe, rows: dict[str, Row], classifiers: dict[str, dict[str, Row]]) -> list[RouteRow]:
+    """The teacher's rows and every route of ``recipe.compare.routes``, as routes to recognition."""
+    top1 = {name: row.metrics.get("top1", math.nan) for name, row in rows.items()}
+    low, high = top1.get(REFERENCE_BASELINE, math.nan), top1.get(ORIGINAL, math.nan)
+    files = {ref.name: ref.path for ref in recipe.compare.checkpoints if isinstance(ref.path, Path)}
+    costs = {ref.name: ref.runs or [files[ref.name].parent] for ref in recipe.compare.checkpoints if ref.name in files}
+
+    def route(name: str, sr: str, classifier: str, by: dict[str, Row], runs: list[Path]) -> RouteRow:
+        value = by[sr].metrics.get("top1", math.nan)
+        return RouteRow(name, sr, classifier, value, recovered(value, low, high),
+                        by[ORIGINAL].metrics.get("top1", math.nan), rows[sr].metrics.get("psnr", math.nan),
+                        rows[sr].metrics.get("ssim", math.nan), train_seconds(runs))  # fmt: skip
+
+    out = [route(name, name, "teacher", rows, costs.get(name, [])) for name in rows]
+    for r in recipe.compare.routes:
+        runs = r.runs or list(dict.fromkeys([*costs.get(r.sr, []), r.classifier.parent]))
+        out.append(route(r.name, r.sr, str(r.classifier), classifiers[r.name], runs))
+    return out
 
 
-def recovered_fractions(top1: dict[str, float]) -> dict[str, float]:
-    """``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every row; NaN where the gap is
-    below :data:`MIN_GAP`."""
+def train_seconds(runs: list[Path]) -> float | None:
+    """The train seconds the runs' summaries record, added up; None where one records none."""
+    from srdistill.engine.runs import SUMMARY_FILE
+
+    total = 0.0
+    for run in runs:
+        try:
+            total += float(json.loads((run / SUMMARY_FILE).read_text(encoding="utf-8"))["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return total
+
+
+def recovered_by_row(rows: dict[str, Row]) -> dict[str, float]:
+    """One classifier's recovered fraction of top-1 (:func:`srdistill.methods.recovered`) for every
+    row; empty without top-1 (no labels)."""
+    top1 = {name: row.metrics["top1"] for name, row in rows.items() if "top1" in row.metrics}
+    if ORIGINAL not in top1 or REFERENCE_BASELINE not in top1:
+        return {}
     low, high = top1[REFERENCE_BASELINE], top1[ORIGINAL]
-    if not abs(high - low) >= MIN_GAP:
-        return dict.fromkeys(top1, math.nan)
-    return {name: (value - low) / (high - low) for name, value in top1.items()}
+    return {name: recovered(value, low, high) for name, value in top1.items()}
 
 
-def judges_table(judges: dict[str, dict[str, Row]], title: str) -> Table:
-    """Methods down, judges across; each cell top-1 and, in brackets, the recovered fraction."""
-    table = Table(title=title, title_justify="left", caption="top-1 (recovered: (SR − bicubic)/(original − bicubic))")
-    table.add_column("method", style="bold")
-    recovered = {judge: judge_recovered(rows) for judge, rows in judges.items()}
-    for judge in judges:
-        table.add_column(judge, justify="right")
-    methods = list(next(iter(judges.values()))) if judges else []
-    for method in methods:
-        cells = [f"{judges[j][method].metrics['top1']:.4f} ({_percent(recovered[j][method])})" for j in judges]
-        table.add_row(method, *cells)
-    return table
-
-
-def _percent(fraction: float) -> str:
-    return "–" if math.isnan(fraction) else f"{100 * fraction:.0f}%"
-
-
-def recovered_top1(rows: list[Row]) -> dict[str, float]:
-    """``(top1 − top1_bicubic) / (top1_original − top1_bicubic)`` for every non-baseline row."""
-    by_name = {r.method: r.metrics.get("top1", math.nan) for r in rows}
-    low, high = by_name.get(REFERENCE_BASELINE, math.nan), by_name.get(ORIGINAL, math.nan)
-    return {
-        r.method: (r.metrics["top1"] - low) / (high - low) if high != low else math.nan
-        for r in rows
-        if r.method not in (ORIGINAL, *BASELINES) and "top1" in r.metrics
-    }
-
-
-def _clean(v: float) -> float | None:
-    return v if math.isfinite(v) else None
-
-
-def rows_to_json(rows: list[Row], judges: dict[str, dict[str, Row]] | None = None) -> dict[str, Any]:
-    """``{"rows": [{"method", <metrics>, "images_per_s", "seconds"}, ...], "recovered_top1": {...},
-    "judges": {judge: {method: {<judge metrics>, "recovered"}}}}``; non-finite values become null."""
-    clean = _clean
-
-    out = []
-    for r in rows:
-        item: dict[str, Any] = {"method": r.method}
-        item |= {k: clean(v) for k, v in r.metrics.items()}
-        item |= {"images_per_s": clean(r.images_per_s), "seconds": clean(r.seconds)}
-        out.append(item)
-    judged: dict[str, dict[str, Any]] = {}
-    for judge, by in (judges or {}).items():
-        recovered = judge_recovered(by)
-        judged[judge] = {
-            method: {k: clean(v) for k, v in row.metrics.items()} | {"recovered": clean(recovered[method])}
-            for method, row in by.items()
-        }
-    return {"rows": out, "recovered_top1": {k: clean(v) for k, v in recovered_top1(rows).items()}, "judges": judged}
-
-
-def rows_table(rows: list[Row], title: str) -> Table:
-    metrics = list(rows[0].metrics) if rows else []
-    table = Table(title=title, title_justify="left")
-    table.add_column("method", style="bold")
-    for m in [*metrics, "images/s", "seconds"]:
-        table.add_column(m, justify="right")
-    for r in rows:
-        values = [_cell(r.metrics[m]) for m in metrics]
-        table.add_row(r.method, *values, f"{r.images_per_s:,.0f}", f"{r.seconds:.1f}")
-    return table
-
-
-def _cell(v: float) -> str:
-    if math.isinf(v):
-        return "∞"
-    return f"{v:.4f}"
+def trained_rows(fractions: dict[str, float]) -> dict[str, float]:
+    """``fractions`` without the original and the baselines (whose fractions are fixed or trivial)."""
+    return {name: f for name, f in fractions.items() if name not in (ORIGINAL, *BASELINES)}

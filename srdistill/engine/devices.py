@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 import torch
 
 from srdistill.errors import UserError
-from srdistill.recipe.schema import RuntimeConfig
+from srdistill.recipe.sections import RuntimeConfig
 
 
 def select_device(name: str) -> torch.device:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from srdistill.recipe.schema import EmaConfig
+from srdistill.recipe.train import EmaConfig
 
 
 class Ema:

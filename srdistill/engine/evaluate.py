@@ -15,10 +15,10 @@ from torch.utils.data import DataLoader
 from srdistill.catalog import catalog
 from srdistill.engine.devices import synchronize
 from srdistill.engine.distributed import SINGLE, Cluster, sum_all
-from srdistill.engine.views import Looked, View, passes, untimed
+from srdistill.engine.sr_pass import Outputs, SRBatch, sr_passes, untimed
 from srdistill.methods import ORIGINAL
 from srdistill.metrics.base import EvalBatch, Metric
-from srdistill.recipe.schema import JUDGE_METRICS, RuntimeConfig
+from srdistill.recipe.sections import JUDGE_METRICS, RuntimeConfig
 from srdistill.teachers.base import Teacher
 
 
@@ -38,10 +38,10 @@ class Row:
 
 @dataclass
 class Evaluation:
-    """The teacher's rows, and each judge's rows (judge -> method -> row), from one pass."""
+    """The teacher's rows, and each further classifier's rows (classifier -> row name -> row), from one pass."""
 
     rows: dict[str, Row]
-    judges: dict[str, dict[str, Row]] = field(default_factory=dict)
+    classifiers: dict[str, dict[str, Row]] = field(default_factory=dict)
 
 
 def label_free(names: Sequence[str]) -> list[str]:
@@ -64,9 +64,10 @@ def evaluate(
     cluster: Cluster = SINGLE,
     bad_files: set[str] | None = None,
     labels: bool = True,
-    judges: Mapping[str, Teacher] | None = None,
-    judge_metrics: Sequence[str] = JUDGE_METRICS,
+    classifiers: Mapping[str, Teacher] | None = None,
+    classifier_metrics: Sequence[str] = JUDGE_METRICS,
     timed: bool = True,
+    reads: Mapping[str, Sequence[str]] | None = None,
 ) -> Evaluation:
     """Every metric of the teacher on the originals and on every method's SR images, in one pass.
 
@@ -75,16 +76,20 @@ def evaluate(
     only, synchronised with the device (which keeps a GPU from running ahead: validation, which
     never reads it, passes ``timed=False``). With several processes each evaluates its shard and the
     metric sums are added over all of them. Without ``labels`` (a teacher whose outputs are not
-    class logits, a data set without labels) the metrics that need them are left out. Each
-    of ``judges`` sees the same images as the teacher and gets ``judge_metrics`` for every row.
+    class logits, a data set without labels) the metrics that need them are left out. Each of
+    ``classifiers`` (judges, ensemble members) sees the same images as the teacher and gets
+    ``classifier_metrics`` for every row, or for the original and the rows ``reads`` gives it.
     """
-    judges = judges or {}
+    classifiers, reads = classifiers or {}, reads or {}
     names = [ORIGINAL, *methods]
     kept = list(metrics) if labels else label_free(metrics)
     meters: dict[str, list[Metric]] = {n: [catalog().metrics.get(m).build() for m in kept] for n in names}
     rows = {n: Row(n) for n in names}
-    judged = {j: {n: Row(n) for n in names} for j in judges}
-    judge_meters = {j: {n: [catalog().metrics.get(m).build() for m in judge_metrics] for n in names} for j in judges}
+    seen_by = {c: [ORIGINAL, *reads[c]] if c in reads else names for c in classifiers}
+    judged = {c: {n: Row(n) for n in seen_by[c]} for c in classifiers}
+    further_meters = {
+        c: {n: [catalog().metrics.get(m).build() for m in classifier_metrics] for n in seen_by[c]} for c in classifiers
+    }
 
     @contextmanager
     def timer(name: str) -> Iterator[None]:
@@ -99,32 +104,33 @@ def evaluate(
     for method in methods.values():
         method.eval()
     try:
-        for looked in passes(loader, degradation, teacher, methods, device, runtime=runtime, console=console,
-                             description=description, lines=lines, bad_files=bad_files,
-                             timer=timer if timed else untimed, others=judges):  # fmt: skip
-            _update(meters, looked, looked.views)
+        for batch in sr_passes(loader, degradation, teacher, methods, device, runtime=runtime, console=console,
+                               description=description, lines=lines, bad_files=bad_files,
+                               timer=timer if timed else untimed, classifiers=classifiers, reads=reads):  # fmt: skip
+            _update(meters, batch, batch.teacher)
             for name in names:
-                rows[name].images += len(looked.hr)
-            for judge, views in looked.others.items():
-                _update(judge_meters[judge], looked, views)
+                rows[name].images += len(batch.hr)
+            for classifier, outputs in batch.classifiers.items():
+                _update(further_meters[classifier], batch, outputs)
     finally:
         teacher.train(was_training)
     for name in names:
         rows[name].metrics = _compute(meters[name], kept, device, cluster)
-        for judge in judges:
-            judged[judge][name].metrics = _compute(judge_meters[judge][name], judge_metrics, device, cluster)
-            judged[judge][name].images = rows[name].images
+        for c in classifiers:
+            if name in judged[c]:
+                judged[c][name].metrics = _compute(further_meters[c][name], classifier_metrics, device, cluster)
+                judged[c][name].images = rows[name].images
     return Evaluation(rows, judged)
 
 
-def _update(meters: dict[str, list[Metric]], looked: Looked, views: dict[str, View]) -> None:
-    """Add one batch of every row, as one classifier (``views``) sees it, to that classifier's meters."""
-    reference = views[ORIGINAL].logits
+def _update(meters: dict[str, list[Metric]], batch: SRBatch, outputs: Outputs) -> None:
+    """Add one batch of every row, as one classifier (``outputs``) sees it, to that classifier's meters."""
+    reference = outputs[ORIGINAL].logits
     for name, row_meters in meters.items():
-        image = looked.hr if name == ORIGINAL else looked.sr[name]
-        batch = EvalBatch(looked.hr, image, looked.labels, views[name].logits, reference)
+        image = batch.hr if name == ORIGINAL else batch.sr[name]
+        seen = EvalBatch(batch.hr, image, batch.labels, outputs[name].logits, reference)
         for meter in row_meters:
-            meter.update(batch)
+            meter.update(seen)
 
 
 def _compute(meters: list[Metric], names: Sequence[str], device: torch.device, cluster: Cluster) -> dict[str, float]:

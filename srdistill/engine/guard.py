@@ -49,11 +49,15 @@ class NonFiniteGuard:
         values = torch.stack([self.skipped, self.run, self.longest_run]).tolist()
         return int(values[0]), int(values[1]), int(values[2])
 
-    def restore(self, skipped: int, run: int) -> None:
-        """Counts saved in a snapshot."""
-        self.skipped.fill_(skipped)
-        self.run.fill_(run)
-        self.longest_run.fill_(run)
+    def state_dict(self) -> dict[str, int]:
+        """This epoch's skipped steps and the current run of them (waits for the device)."""
+        skipped, run, _ = self.read()
+        return {"skipped": skipped, "run": run}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.skipped.fill_(state["skipped"])
+        self.run.fill_(state["run"])
+        self.longest_run.fill_(state["run"])
 
     def new_epoch(self) -> None:
         self.skipped.zero_()

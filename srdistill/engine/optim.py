@@ -7,15 +7,18 @@ from typing import Any
 from torch import nn
 
 from srdistill.errors import UserError
-from srdistill.recipe.schema import TrainBase
+from srdistill.recipe.train import NetworkConfig
 
 
-def optimizer_and_scheduler(module: nn.Module, train: TrainBase, steps_per_epoch: int) -> tuple[Any, Any]:
-    """Fused where the optimizer has a fused form (unless switched off); the schedule steps per update."""
+def optimizer_and_scheduler(
+    module: nn.Module, cfg: NetworkConfig, epochs: int, steps_per_epoch: int, section: str = "train"
+) -> tuple[Any, Any]:
+    """Fused where the optimizer has a fused form (unless switched off); the schedule steps per update.
+    ``section`` is where ``cfg`` sits in the recipe (for messages)."""
     from timm.optim import create_optimizer_v2
     from timm.scheduler import create_scheduler_v2
 
-    opt, sched = train.optimizer, train.scheduler
+    opt, sched = cfg.optimizer, cfg.scheduler
     kwargs = {"lr": opt.lr, "weight_decay": opt.weight_decay, "momentum": opt.momentum}
     if opt.fused is False:
         optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
@@ -25,8 +28,8 @@ def optimizer_and_scheduler(module: nn.Module, train: TrainBase, steps_per_epoch
         except (TypeError, RuntimeError):  # no fused form, or not for this device
             if opt.fused:
                 raise UserError(
-                    f"train.optimizer.fused is true but optimizer '{opt.name}' has no fused form here.",
-                    "Use adam, adamw or sgd, or drop train.optimizer.fused.",
+                    f"{section}.optimizer.fused is true but optimizer '{opt.name}' has no fused form here.",
+                    f"Use adam, adamw or sgd, or drop {section}.optimizer.fused.",
                 ) from None
             optimizer = create_optimizer_v2(module, opt=opt.name, **kwargs)
     if sched.name == "none":
@@ -34,7 +37,7 @@ def optimizer_and_scheduler(module: nn.Module, train: TrainBase, steps_per_epoch
     scheduler, _ = create_scheduler_v2(
         optimizer,
         sched=sched.name,
-        num_epochs=train.epochs,
+        num_epochs=epochs,
         warmup_epochs=sched.warmup_epochs,
         warmup_lr=sched.warmup_lr,
         min_lr=sched.min_lr,

@@ -12,8 +12,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from srdistill.engine.build import Parts
-from srdistill.engine.views import look
-from srdistill.recipe.schema import Recipe, StudentTrain
+from srdistill.engine.sr_pass import sr_pass
+from srdistill.recipe.schema import Recipe
 from srdistill.teachers.base import Teacher
 
 
@@ -41,9 +41,9 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     """Tables of the components and of every stage's size and cost, for one image."""
     info = parts.data.info
     c, (h, w) = info.channels, info.hr_size
-    fit_student = isinstance(recipe.train, StudentTrain)
+    fit_student = recipe.trains_student
     teacher = on_meta(parts.teacher).eval()
-    if fit_student:  # frozen while the student trains: no weight gradients to count
+    if fit_student:  # frozen while the student trains (in a joint fit too): no weight gradients to count
         teacher.requires_grad_(False)
     student = on_meta(parts.student).eval() if parts.student is not None else None
 
@@ -68,9 +68,9 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     stages.add_row(
         f"teacher preprocess: resize {p['resize_size'][0]} {p['interpolation']}{crop}, normalise", _shape(pre), ""
     )
-    others = {name: on_meta(t).eval().requires_grad_(False) for name, t in parts.teachers.items()}
+    members = {name: on_meta(t).eval().requires_grad_(False) for name, t in parts.members.items()}
     nets = [(f"teacher {recipe.teacher.label()}", teacher)]
-    nets += [(f"teachers.{t.name} {t.teacher.label()}", others[t.name]) for t in recipe.teachers]
+    nets += [(f"teachers.{t.name} {t.teacher.label()}", members[t.name]) for t in recipe.teachers]
     nets += [(f"compare.judges.{j.name} {j.teacher.label()}", on_meta(parts.judges[j.name]))
              for j in recipe.compare.judges if j.name in parts.judges]  # fmt: skip
     for title, net in nets:
@@ -79,23 +79,32 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
         stages.add_row(title, _shape(logits), f"{count_flops(lambda net=net: net(hr)) / 1e9:.3g}")
     if fit_student and student is not None and parts.loss is not None:
         uses = parts.loss.needs_teacher
-        step = count_flops(lambda: _student_step(student, teacher, hr, lr, uses, others)) / 1e9
-        stages.add_row(f"training step (student fwd+bwd, {1 + len(others)} teacher(s))", "", f"{step:.3g}")
+        step = count_flops(lambda: _student_step(student, teacher, hr, lr, uses, members)) / 1e9
+        stages.add_row(f"training step (student fwd+bwd, {1 + len(members)} teacher(s))", "", f"{step:.3g}")
+    if fit_student and recipe.trains_classifier:  # a joint fit: the classifier's own update follows
+        ce = recipe.train.ce  # type: ignore[union-attr]
+        k = sum(1 for w in (ce.sr, ce.original, ce.mix) if w > 0)
+        trainable = on_meta(parts.teacher).train().requires_grad_(True)
+        step = count_flops(lambda: trainable(torch.zeros(k, c, h, w, device="meta")).sum().backward()) / 1e9
+        stages.add_row(f"training step (classifier fwd+bwd on {k} images: SR, original, mix)", "", f"{step:.3g}")
 
     comps = Table(title="Components", title_justify="left")
-    for col in ("section", "type", "parameters", "trainable", "weights MiB"):
+    comps.caption = "state MiB: weights, and for a trained network also its gradients and Adam's two moments"
+    for col in ("section", "type", "parameters", "trainable", "weights MiB", "state MiB"):
         comps.add_column(col, justify="left" if col in ("section", "type") else "right")
-    trained = parts.student if fit_student else parts.teacher
+    trained = [m for m, on in ((parts.student, fit_student), (parts.teacher, recipe.trains_classifier)) if on]
     sections = [("teacher", parts.teacher, recipe.teacher)]
-    sections += [(f"teachers.{t.name}", parts.teachers[t.name], t.teacher) for t in recipe.teachers]
+    sections += [(f"teachers.{t.name}", parts.members[t.name], t.teacher) for t in recipe.teachers]
     sections += [(f"compare.judges.{j.name}", parts.judges[j.name], j.teacher) for j in recipe.compare.judges
                  if j.name in parts.judges]  # fmt: skip
     for section, module, cfg in [*sections, ("student", parts.student, recipe.student)]:
         if cfg is None:
             continue
         total, _ = params(module)
-        trainable = total if module is trained else 0
-        comps.add_row(section, cfg.type, f"{total:,}", f"{trainable:,}", f"{weight_bytes(module) / 2**20:.1f}")
+        trains = any(module is m for m in trained)
+        size = weight_bytes(module) / 2**20
+        state = size + (3 * total * 4 / 2**20 if trains else 0.0)
+        comps.add_row(section, cfg.type, f"{total:,}", f"{total if trains else 0:,}", f"{size:.1f}", f"{state:.1f}")
     comps.add_row("degradation", recipe.degradation.type, "", "")
     if parts.loss is not None:
         terms = " + ".join(f"{wt:g}·{n}" for n, wt in zip(parts.loss.names, parts.loss.weights, strict=True))
@@ -127,17 +136,17 @@ def _student_step(
     hr: torch.Tensor,
     lr: torch.Tensor,
     uses_teacher: bool,
-    others: dict[str, Teacher],
+    members: dict[str, Teacher],
 ) -> None:
     """One training step's forward and backward through the pass training uses, every teacher
     included (the optimizer's update is elementwise and left out)."""
     labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
-    looked = look(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
-                  others=others if uses_teacher else {})  # fmt: skip
+    seen = sr_pass(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
+                   classifiers=members if uses_teacher else {})  # fmt: skip
     if not uses_teacher:
-        looked.sr["student"].sum().backward()
+        seen.sr["student"].sum().backward()
         return
-    outs = [looked.views["student"].logits, *(v["student"].logits for v in looked.others.values())]
+    outs = [seen.teacher["student"].logits, *(out["student"].logits for out in seen.classifiers.values())]
     sum(o.sum() for o in outs).backward()  # type: ignore[union-attr]
 
 

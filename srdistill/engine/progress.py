@@ -1,4 +1,4 @@
-"""Where a run stands: a value saved in every snapshot and read back on resume."""
+"""Where a run stands, and the running loss sums of an epoch: values saved in every snapshot."""
 
 from __future__ import annotations
 
@@ -10,28 +10,27 @@ import torch
 
 @dataclass
 class Progress:
-    """A run's position and record so far (plain numbers: it round-trips through ``state.pt``)."""
+    """A run's position and record so far (plain numbers: it round-trips through a snapshot)."""
 
     epoch: int = 1  # the epoch under way
     step: int = 0  # steps of it done
     global_step: int = 0
     best_value: float | None = None
     best_epoch: int = 0
-    nonfinite: int = 0  # steps of this epoch skipped for a non-finite loss
-    nonfinite_run: int = 0  # the current run of consecutive skipped steps
-    sums: dict[str, float] = field(default_factory=dict)  # this epoch's loss sums (kept steps only)
     bad_files: list[str] = field(default_factory=list)  # unreadable images met so far
+    train_seconds: float = 0.0  # seconds spent in finished epochs (training and validation), over every resume
 
-    def to_state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Progress:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in state.items() if k in known})
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        known = {f.name for f in fields(self)}
+        for name, value in state.items():
+            if name in known:  # snapshots of older versions may hold fields since removed
+                setattr(self, name, value)
 
     def next_epoch(self) -> None:
-        self.epoch, self.step, self.nonfinite, self.sums = self.epoch + 1, 0, 0, {}
+        self.epoch, self.step = self.epoch + 1, 0
 
     def improves(self, value: float, higher_is_better: bool) -> bool:
         if value != value or value in (float("inf"), float("-inf")):
@@ -48,12 +47,10 @@ SUM_DTYPE = {"mps": torch.float32}
 class LossSums:
     """This epoch's sums of every step loss, kept on the device so that adding one never waits for it."""
 
-    def __init__(self, start: dict[str, float], device: torch.device) -> None:
+    def __init__(self, device: torch.device) -> None:
         self.dtype = SUM_DTYPE.get(device.type, torch.float64)
         self.device = device
-        self.sums: dict[str, torch.Tensor] = {
-            k: torch.tensor(v, dtype=self.dtype, device=device) for k, v in start.items()
-        }
+        self.sums: dict[str, torch.Tensor] = {}
 
     def add(self, losses: dict[str, torch.Tensor], skipped: torch.Tensor) -> None:
         """Add a step's losses, unless the step was skipped (``skipped`` is a 0/1 device tensor)."""
@@ -61,6 +58,9 @@ class LossSums:
             kept = torch.where(skipped > 0, 0.0, value.detach().to(self.dtype))
             self.sums[name] = self.sums[name] + kept if name in self.sums else kept
 
-    def floats(self) -> dict[str, float]:
+    def state_dict(self) -> dict[str, float]:
         """The sums as numbers (waits for the device)."""
         return {k: float(v) for k, v in self.sums.items()}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.sums = {k: torch.tensor(v, dtype=self.dtype, device=self.device) for k, v in state.items()}

@@ -3,12 +3,15 @@
 runs/<name>/
   recipe.yaml       the fully resolved recipe (defaults and --set overrides applied)
   metrics.csv       one row per epoch: train losses, validation values, lr, seconds
-  last.safetensors  weights after the latest epoch
+  last.safetensors  weights after the latest epoch (the average, with train.ema)
   best.safetensors  weights of the best epoch by the recipe's monitor
+  last_raw.safetensors  with train.ema: the raw (not averaged) weights after the latest epoch
+  <network>_best.safetensors, <network>_last.safetensors, …  the same for each further trained
+                    network (a joint fit's classifier); the first network's files have no prefix
   teacher_preprocessing.json  the teacher's resize, crop, interpolation, mean and std
   bad_files.txt     images that could not be decoded and were skipped (if any)
   resume/step-N/    the newest snapshots (weights and training state) to resume from
-  summary.json      written when training finishes: best epoch and its values
+  summary.json      written when training finishes: best epoch and its values, files, train seconds
   .lock             held while a run trains here (see srdistill.engine.lock)
 """
 
@@ -18,15 +21,16 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from srdistill.checkpoints.snapshots import FOLDER as SNAPSHOT_FOLDER
+from srdistill.checkpoints.snapshots import snapshots
 from srdistill.engine.lock import LOCK_FILE
-from srdistill.engine.snapshots import FOLDER as SNAPSHOT_FOLDER
-from srdistill.engine.snapshots import snapshots
 from srdistill.errors import UserError
 from srdistill.recipe.schema import Recipe
 
@@ -37,14 +41,29 @@ TEACHER_FILE = "teacher_preprocessing.json"
 BAD_FILES = "bad_files.txt"
 BEST = "best.safetensors"
 LAST = "last.safetensors"
+RAW = "last_raw.safetensors"
 BOARD_FOLDER = "tensorboard"
 WANDB_ID_FILE = "wandb_id.txt"
 
 
-#: everything a run writes into its folder (a restart before the first snapshot removes these)
-#: ("wandb" is the folder W&B itself names inside the run folder)
-RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BEST, LAST, BOARD_FOLDER,
-             SNAPSHOT_FOLDER, "wandb", WANDB_ID_FILE)  # fmt: skip
+#: everything a run writes into its folder besides weights files (a restart before the first snapshot
+#: removes these); "wandb" is the folder W&B itself names inside the run folder
+RUN_FILES = (RECIPE_FILE, METRICS_FILE, SUMMARY_FILE, TEACHER_FILE, BAD_FILES, BOARD_FOLDER, SNAPSHOT_FOLDER,
+             "wandb", WANDB_ID_FILE)  # fmt: skip
+_WEIGHTS_FILE = re.compile(r"([A-Za-z0-9_.\-]+_)?(best|last|last_raw)\.safetensors")
+
+
+def weights_file(kind: str, network: str, first: bool) -> str:
+    """The file of a trained network's ``kind`` (best, last or raw) weights: the first network's
+    files are :data:`BEST`, :data:`LAST` and :data:`RAW`; a further network's carry its name."""
+    name = {"best": BEST, "last": LAST, "raw": RAW}[kind]
+    return name if first else f"{network}_{name}"
+
+
+def written_by_a_run(name: str) -> bool:
+    """Whether a run writes a folder entry of this name (a restart removes only these)."""
+    return name in RUN_FILES or _WEIGHTS_FILE.fullmatch(name) is not None
+
 
 Status = Literal["new", "finished", "resume", "restart"]
 
@@ -116,7 +135,7 @@ class RunDir:
         try:
             p.mkdir(parents=True, exist_ok=True)
             for entry in p.iterdir():
-                if entry.name == LOCK_FILE or (status == "restart" and entry.name not in RUN_FILES):
+                if entry.name == LOCK_FILE or (status == "restart" and not written_by_a_run(entry.name)):
                     continue  # the lock stays held; a restart removes only what a run writes
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             _atomic_write(self.file(RECIPE_FILE), resolved_yaml(recipe))

@@ -13,7 +13,7 @@ from srdistill.engine.runs import WANDB_ID_FILE
 from srdistill.errors import UserError
 
 if TYPE_CHECKING:
-    from srdistill.recipe.schema import WandbConfig
+    from srdistill.recipe.sections import WandbConfig
 
 #: the W&B run id, kept in the run folder so a resumed run continues the same W&B run
 STEP = "global_step"

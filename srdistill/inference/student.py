@@ -6,10 +6,10 @@ from pathlib import Path
 
 from srdistill.catalog import catalog
 from srdistill.checkpoints import read_metadata, read_state_dict
+from srdistill.checkpoints.student import load_student_checkpoint
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.base import SuperResolver
-from srdistill.students.checkpoints import load_student_checkpoint
 from srdistill.students.rrdb import RRDBConfig
 
 

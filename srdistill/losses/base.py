@@ -58,13 +58,6 @@ class WeightedSum(nn.Module):
 
     def __init__(self, terms: list[tuple[str, float, Loss]]) -> None:
         super().__init__()
-        if terms and sum(weight for _, weight, _ in terms) == 0:
-            from srdistill.errors import UserError
-
-            raise UserError(
-                f"Every loss has weight 0 ({', '.join(name for name, _, _ in terms)}): the student would not learn.",
-                "Give at least one loss in losses: a positive weight (the default is 1).",
-            )
         self.names = [name for name, _, _ in terms]
         self.weights = [weight for _, weight, _ in terms]
         self.losses = nn.ModuleList([loss for _, _, loss in terms])
@@ -76,6 +69,12 @@ class WeightedSum(nn.Module):
     @property
     def teacher_layers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(name for loss in self.losses for name in loss.teacher_layers))
+
+    def pixel_terms(self) -> WeightedSum | None:
+        """The terms that read no classifier, weighted as here (None if there is none with a weight)."""
+        terms = [(n, w, term) for n, w, term in zip(self.names, self.weights, self.losses, strict=True)
+                 if not (term.needs_teacher or term.teacher_layers)]  # fmt: skip
+        return WeightedSum(terms) if sum(w for _, w, _ in terms) > 0 else None
 
     def forward(self, inputs: LossInputs) -> dict[str, torch.Tensor]:
         return self.over_teachers([(1.0, inputs)])  # 1.0 · x is exact: one teacher's sum is unchanged

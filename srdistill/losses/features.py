@@ -19,10 +19,12 @@ from srdistill.registry import did_you_mean
 
 
 class FeatureConfig(WeightedConfig):
-    """MSE between the teacher's intermediate features on original and SR, at the named layers."""
+    """Distance between the teacher's intermediate features on original and SR, at the named layers
+    (with ``criterion: l1`` and a joint fit, SR4IR's task-driven perceptual loss)."""
 
     type: Literal["feature"]
     layers: list[str] = Field(min_length=1, description="Module names inside the teacher model, e.g. layer2, layer3.")
+    criterion: Literal["mse", "l1"] = Field("mse", description="Mean squared or mean absolute difference.")
 
     @classmethod
     def tiny(cls, folder: Path) -> FeatureConfig:
@@ -30,21 +32,22 @@ class FeatureConfig(WeightedConfig):
         return cls(type="feature", layers=["layer1", "layer2"])
 
 
-class FeatureMSE(Loss):
-    """Mean over ``layers`` of the MSE between the teacher's features of SR and of the original."""
+class FeatureDistance(Loss):
+    """Mean over ``layers`` of the MSE (or L1) between the teacher's features of SR and of the original."""
 
-    def __init__(self, layers: list[str]) -> None:
+    def __init__(self, layers: list[str], criterion: str = "mse") -> None:
         super().__init__()
         self.teacher_layers = tuple(layers)
+        self.criterion = F.l1_loss if criterion == "l1" else F.mse_loss
 
     def forward(self, inputs: LossInputs) -> torch.Tensor:
         assert inputs.hr_features is not None and inputs.sr_features is not None
-        terms = [F.mse_loss(inputs.sr_features[n], inputs.hr_features[n]) for n in self.teacher_layers]
+        terms = [self.criterion(inputs.sr_features[n], inputs.hr_features[n]) for n in self.teacher_layers]
         return torch.stack(terms).mean()
 
 
 def build_feature(cfg: FeatureConfig) -> Loss:
-    return FeatureMSE(cfg.layers)
+    return FeatureDistance(cfg.layers, cfg.criterion)
 
 
 def check_layers(model: nn.Module, layers: tuple[str, ...]) -> None:

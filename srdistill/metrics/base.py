@@ -37,6 +37,8 @@ class Metric:
     needs_labels: bool = False
     #: True if the metric compares a method's output with the original's (trivial on the originals)
     against_original: bool = False
+    #: the smallest image side it is defined on (engine.validity checks the data set against it)
+    min_side: int = 1
 
     def __init__(self) -> None:
         self.total: torch.Tensor | None = None

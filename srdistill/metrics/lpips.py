@@ -81,6 +81,7 @@ class LPIPS(Metric):
 
     higher_is_better = False
     against_original = True
+    min_side = MIN_SIDE
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from srdistill.catalog import catalog
 from srdistill.errors import UserError
 from srdistill.recipe.judge_specs import add_judges
-from srdistill.recipe.schema import COMPONENT_SECTIONS, FITS, Recipe, StudentTrain, TeacherTrain, recipe_model
+from srdistill.recipe.schema import COMPONENT_SECTIONS, Recipe, recipe_model
+from srdistill.recipe.train import FITS, fit_models
 from srdistill.registry import did_you_mean
 
 RECIPE_FIX = "Fix the keys above; `srdistill list` shows component names and recipes/ has complete examples."
@@ -187,8 +188,12 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
         return f"{where}: unknown {registry.kind} '{tag}'.{suggestion} Known: {', '.join(known)}.{hint}"
     if kind == "extra_forbidden":
         name = str(path[-1])
-        if section == "train" and parent_model is StudentTrain and name in TeacherTrain.model_fields:
-            return f"{where}: applies to fit: teacher only (this train section has fit: student)"
+        if section == "train" and len(path) == 2 and parent_model is not None:
+            models = fit_models()
+            fits = [fit for fit, m in models.items() if name in m.model_fields]
+            mode = next((fit for fit, m in models.items() if m is parent_model), None)
+            if fits and mode is not None:
+                return f"{where}: applies to fit: {' or '.join(fits)} only (this train section has fit: {mode})"
         allowed = sorted(parent_model.model_fields) if parent_model is not None else []
         hint = did_you_mean(name, allowed)
         listing = f" Allowed here: {', '.join(allowed)}" if allowed else ""

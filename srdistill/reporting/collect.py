@@ -10,7 +10,7 @@ from rich.console import Console
 from srdistill.data.base import DataInfo
 from srdistill.engine.build import build
 from srdistill.engine.loaders import make_loader
-from srdistill.engine.views import passes
+from srdistill.engine.sr_pass import sr_passes
 from srdistill.methods import ORIGINAL
 from srdistill.recipe.schema import Recipe
 
@@ -39,19 +39,19 @@ def collect(recipe: Recipe, console: Console | None, examples: int = 2) -> Predi
     labels, preds = [], {n: [] for n in names}
     judged: dict[str, dict[str, list[torch.Tensor]]] = {j: {n: [] for n in names} for j in parts.judges}
     found: dict[int, list[dict[str, torch.Tensor]]] = {}
-    for looked in passes(loader, parts.degradation, parts.teacher, parts.methods, parts.device,
-                         runtime=recipe.runtime, console=console, description="report",
-                         others=parts.judges):  # fmt: skip
-        images = {ORIGINAL: looked.hr, **looked.sr}
+    for batch in sr_passes(loader, parts.degradation, parts.teacher, parts.methods, parts.device,
+                           runtime=recipe.runtime, console=console, description="report",
+                           classifiers=parts.judges):  # fmt: skip
+        images = {ORIGINAL: batch.hr, **batch.sr}
         for name in names:
-            preds[name].append(looked.views[name].logits.argmax(dim=1).cpu())
-            for judge, views in looked.others.items():
-                judged[judge][name].append(views[name].logits.argmax(dim=1).cpu())
-        batch_labels = looked.labels.cpu()
+            preds[name].append(batch.teacher[name].logits.argmax(dim=1).cpu())
+            for judge, outputs in batch.classifiers.items():
+                judged[judge][name].append(outputs[name].logits.argmax(dim=1).cpu())
+        batch_labels = batch.labels.cpu()
         labels.append(batch_labels)
         for i, label in enumerate(batch_labels.tolist()):
             if len(found.setdefault(label, [])) < examples:
-                found[label].append({"degraded": looked.lr[i].cpu(), **{n: o[i].cpu() for n, o in images.items()}})
+                found[label].append({"degraded": batch.lr[i].cpu(), **{n: o[i].cpu() for n, o in images.items()}})
     return Predictions(
         info=info,
         methods=list(parts.methods),

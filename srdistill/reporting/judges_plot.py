@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from srdistill.engine.compare import recovered_fractions
-from srdistill.methods import ORIGINAL, REFERENCE_BASELINE
+from srdistill.methods import ORIGINAL, REFERENCE_BASELINE, recovered
 from srdistill.recipe.schema import MAIN_TEACHER, Recipe
 from srdistill.reporting.collect import Predictions
 from srdistill.reporting.plots import _pyplot, _save
@@ -18,7 +17,7 @@ def recovered_matrix(pred: Predictions) -> dict[str, dict[str, float]]:
     out = {}
     for column, preds in columns.items():
         top1 = {m: (p == pred.labels).double().mean().item() for m, p in preds.items()}
-        out[column] = recovered_fractions(top1)
+        out[column] = {m: recovered(v, top1[REFERENCE_BASELINE], top1[ORIGINAL]) for m, v in top1.items()}
     return out
 
 

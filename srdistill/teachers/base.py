@@ -28,6 +28,10 @@ class TeacherConfig(ComponentConfig):
         """Whether the teacher starts from random weights (no file, nothing pretrained)."""
         return self.weights is None
 
+    def with_weights(self, path: Path) -> TeacherConfig:
+        """This classifier loading every weight from ``path`` (a file a run wrote for it)."""
+        return self.model_copy(update={"weights": path})
+
 
 class Teacher(nn.Module):
     """A recognition model that takes images in ``[0, 1]`` at any size.

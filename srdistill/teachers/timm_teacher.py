@@ -50,6 +50,10 @@ class TimmTeacherConfig(TeacherConfig):
     def random_init(self) -> bool:
         return self.weights is None and not self.pretrained
 
+    def with_weights(self, path: Path) -> TimmTeacherConfig:
+        """Every weight from ``path``: nothing pretrained, the classifier included."""
+        return self.model_copy(update={"weights": path, "pretrained": False, "new_classifier": False})
+
     @classmethod
     def tiny(cls, folder: Path) -> TimmTeacherConfig:
         return cls(type="timm", model="test_resnet", input_size=32, crop_pct=1.0)

@@ -13,14 +13,14 @@ from rich.console import Console
 
 from srdistill.catalog import catalog
 from srdistill.checkpoints import component_metadata, save_weights
+from srdistill.checkpoints.student import load_student_checkpoint as load_checkpoint
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
-from srdistill.engine.compare import compare, recovered_top1, rows_table, rows_to_json
+from srdistill.engine.compare import compare, recovered_by_row, trained_rows
 from srdistill.engine.evaluate import Row
 from srdistill.errors import UserError
 from srdistill.imaging import to_unit
 from srdistill.recipe.loading import validate_recipe
-from srdistill.students.checkpoints import load_student_checkpoint as load_checkpoint
 from srdistill.students.rrdb import RRDBConfig
 
 GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
@@ -154,71 +154,6 @@ def test_checkpoint_names_must_not_clash(make_recipe, tmp_path: Path, files, nam
     assert names[0] in str(info.value)
 
 
-def test_foreign_checkpoint_uses_the_recipe_architecture(files) -> None:
-    fallback = RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4, weights=files["student"])
-    student = load_student_checkpoint(files["basicsr"], GREY, fallback)
-    expected = rrdb_net(seed=1)
-    for k, v in expected.state_dict().items():
-        assert torch.equal(student.net.state_dict()[k], v)
-    with pytest.raises(UserError, match="does not say which student"):
-        load_student_checkpoint(files["basicsr"], GREY, None)
-    with pytest.raises(UserError, match="wrong shape"):
-        load_student_checkpoint(
-            files["basicsr"], GREY, RRDBConfig(type="rrdb", num_feat=16, num_block=1, num_grow_ch=4)
-        )
-
-
-def test_srdistill_checkpoint_rebuilds_its_own_architecture(files, tmp_path: Path) -> None:
-    # the recipe's student section says num_feat 8, the checkpoint says 12: the checkpoint wins, and
-    # the initial weights it was trained from are not needed any more
-    fallback = RRDBConfig(type="rrdb", num_feat=8, num_block=1, num_grow_ch=4, weights=tmp_path / "gone.pth")
-    student = load_student_checkpoint(files["wide"], GREY, fallback)
-    assert student.net.conv_first.weight.shape == (12, 1, 3, 3)
-    with pytest.raises(UserError, match="Checkpoint not found"):
-        load_student_checkpoint(tmp_path / "nope.safetensors", GREY, fallback)
-
-
-def test_recovered_top1() -> None:
-    rows = [
-        Row("original", {"top1": 0.8}),
-        Row("bilinear", {"top1": 0.3}),
-        Row("bicubic", {"top1": 0.4}),
-        Row("esrgan", {"top1": 0.5}),
-        Row("darionet", {"top1": 0.7}),
-    ]
-    assert recovered_top1(rows) == pytest.approx({"esrgan": 0.25, "darionet": 0.75})
-    same = [Row("original", {"top1": 0.5}), Row("bicubic", {"top1": 0.5}), Row("x", {"top1": 0.5})]
-    assert math.isnan(recovered_top1(same)["x"])
-
-
-def test_rows_to_json_writes_non_finite_as_null() -> None:
-    rows = [
-        Row("original", {"psnr": math.inf, "top1": 1.0}, seconds=2.0, images=10),
-        Row("x", {"psnr": 20.0, "top1": 0.5}),
-    ]
-    data = rows_to_json(rows)
-    assert data["rows"][0] == {
-        "method": "original",
-        "psnr": None,
-        "top1": 1.0,
-        "images_per_s": 5.0,
-        "seconds": 2.0,
-    }
-    assert data["rows"][1]["images_per_s"] is None  # no time measured
-    assert data["recovered_top1"] == {"x": None}
-
-
-def test_rows_table() -> None:
-    rows = [
-        Row("original", {"psnr": math.inf, "top1": 1.0}, seconds=2.0, images=10),
-        Row("bicubic", {"psnr": 20.0, "top1": 0.5}, 1.0, 10),
-    ]
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(rows_table(rows, "my table"))
-    text = console.export_text()
-    assert "my table" in text and "∞" in text and "20.0000" in text and "0.5000" in text
-
-
 def test_warns_about_a_teacher_without_weights(make_recipe, tmp_path: Path) -> None:
     recipe = validate_recipe(make_recipe(tmp_path, compare={"batch_size": 64, "metrics": ["top1"]}))
     console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
@@ -228,31 +163,17 @@ def test_warns_about_a_teacher_without_weights(make_recipe, tmp_path: Path) -> N
     assert all(list(r.metrics) == ["top1"] for r in rows)
 
 
-def test_evaluate_restores_the_teacher_mode_and_keeps_no_graph() -> None:
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from srdistill.catalog import catalog
-    from srdistill.data.base import collate
-    from srdistill.degradations.resize import Downscale
-    from srdistill.engine.evaluate import evaluate
-    from srdistill.students.interpolation import BicubicConfig
-    from srdistill.teachers.timm_teacher import TimmTeacherConfig
-
-    teacher = catalog().teachers.build(
-        TimmTeacherConfig(type="timm", model="test_resnet", input_size=28, crop_pct=1.0, mean=[0.5], std=[0.5]),
-        GREY,
+def test_recovered_by_row_uses_the_one_formula() -> None:
+    rows = {r.method: r for r in [
+        Row("original", {"top1": 0.8}), Row("bilinear", {"top1": 0.3}), Row("bicubic", {"top1": 0.4}),
+        Row("esrgan", {"top1": 0.5}), Row("darionet", {"top1": 0.7}),
+    ]}  # fmt: skip
+    fractions = recovered_by_row(rows)
+    assert (
+        fractions["original"] == 1.0 and fractions["bicubic"] == 0.0 and fractions["bilinear"] == pytest.approx(-0.25)
     )
-    teacher.train()
-    before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    images = torch.randint(0, 256, (10, 1, 28, 28), dtype=torch.uint8)
-    loader = DataLoader(TensorDataset(images, torch.arange(10) % 10), batch_size=4, collate_fn=collate)
-    bicubic = catalog().students.build(BicubicConfig(type="bicubic"), GREY)
-    rows = evaluate(loader, teacher, Downscale(0.32), {"bicubic": bicubic}, ["top1", "psnr"], torch.device("cpu")).rows
-    assert teacher.training  # restored
-    for k, v in teacher.state_dict().items():  # evaluated in eval mode: BatchNorm statistics untouched
-        assert torch.equal(v, before[k]), k
-    assert rows["original"].images == rows["bicubic"].images == 10
-    assert rows["original"].metrics["psnr"] == math.inf
+    assert trained_rows(fractions) == pytest.approx({"esrgan": 0.25, "darionet": 0.75})
+    assert recovered_by_row({"original": Row("original", {"psnr": 1.0})}) == {}  # no labels, no fractions
 
 
 def test_a_folder_of_unlabelled_photos_gets_the_label_free_rows(cli, make_recipe, tmp_path: Path, flatten) -> None:

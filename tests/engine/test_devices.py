@@ -12,7 +12,7 @@ from srdistill.engine.build import build
 from srdistill.engine.devices import autocast, configure, select_device
 from srdistill.errors import UserError
 from srdistill.recipe.loading import validate_recipe
-from srdistill.recipe.schema import RuntimeConfig
+from srdistill.recipe.sections import RuntimeConfig
 
 
 def test_autocast_is_bf16_only_when_asked() -> None:

@@ -15,8 +15,6 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from srdistill.engine.sampling import EpochBatches
-
 
 def recipe_file(make_recipe, folder: Path, name: str, fit: str = "student") -> Path:
     recipe: dict[str, Any] = make_recipe(folder)
@@ -49,20 +47,6 @@ def metrics(run_dir: Path) -> list[dict[str, float]]:
             {k: float(v) for k, v in row.items() if k not in ("seconds", "train_images_per_s")}
             for row in csv.DictReader(f)
         ]
-
-
-def test_the_shards_of_a_global_batch_are_the_single_process_batch() -> None:
-    one = list(EpochBatches(50, 8, shuffle=True, seed=3))
-    two = [list(EpochBatches(50, 4, shuffle=True, seed=3, rank=r, world=2)) for r in range(2)]
-    assert len(one) == len(two[0]) == len(two[1]) == 6
-    for k, batch in enumerate(one):
-        assert sorted(batch) == sorted(two[0][k] + two[1][k])
-
-
-def test_validation_shards_cover_every_sample_once() -> None:
-    shards = [list(EpochBatches(11, 4, shuffle=False, rank=r, world=3)) for r in range(3)]
-    seen = sorted(i for shard in shards for batch in shard for i in batch)
-    assert seen == list(range(11))
 
 
 @pytest.mark.parametrize("fit", ["student", "teacher"])

@@ -10,7 +10,7 @@ import yaml
 from safetensors.torch import load_file
 
 from srdistill.engine.ema import Ema
-from srdistill.recipe.schema import EmaConfig
+from srdistill.recipe.train import EmaConfig
 
 
 def test_the_average_follows_timms_rule_and_is_applied_only_inside_the_block() -> None:
@@ -64,10 +64,14 @@ def test_checkpoints_hold_the_average(cli, make_recipe, tmp_path: Path) -> None:
     for k in plain:
         torch.testing.assert_close(follows[k], plain[k], atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(stays[k], one_step[k], atol=1e-5, rtol=1e-4)
+    # the raw weights are kept beside the average: the same as training without one, bit for bit
+    raw = load_file(str(tmp_path / "stays" / "run" / "last_raw.safetensors"))
+    assert raw.keys() == plain.keys() and all(torch.equal(raw[k], plain[k]) for k in plain)
+    assert not (tmp_path / "plain" / "run" / "last_raw.safetensors").exists()
 
 
 def test_killed_with_ema_resumes_bit_identically(make_recipe, tmp_path: Path) -> None:
-    from test_resume import finish, resumable_recipe, run_until, srdistill
+    from tests.engine.test_resume import finish, resumable_recipe, run_until, srdistill
 
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
     for folder in (reference_dir, killed_dir):

@@ -16,7 +16,7 @@ from srdistill.data.base import collate
 from srdistill.engine.build import build
 from srdistill.engine.evaluate import evaluate
 from srdistill.engine.plan import describe
-from srdistill.engine.tasks import StudentFit
+from srdistill.engine.tasks import StudentTask, TrainBatch
 from srdistill.imaging import to_unit
 from srdistill.recipe.loading import RecipeError, validate_recipe
 
@@ -55,37 +55,37 @@ def test_loss_is_the_hand_computed_weighted_sum(make_recipe, tmp_path: Path, ens
         raw.pop("teachers"), raw.pop("teacher_weight")
     recipe = validate_recipe(raw)
     parts = build(recipe, "train")
-    fit = StudentFit(recipe, parts)
+    task = StudentTask(recipe, parts)
     hr, labels = batch(recipe)
-    out = fit.forward(parts.student, hr, labels)
+    out = task.forward(TrainBatch(hr, labels, torch.arange(len(hr))), "student")
 
     with torch.no_grad():
         sr = parts.student(parts.degradation(hr), (28, 28))
         teachers = [(2.0 if ensemble else 1.0, parts.teacher)]
-        teachers += [(0.5, parts.teachers["conv"])] if ensemble else []
+        teachers += [(0.5, parts.members["conv"])] if ensemble else []
         mse = sum(w * F.mse_loss(t(sr), t(hr)) for w, t in teachers)
         l1 = (sr - hr).abs().mean()
-    assert set(parts.teachers) == ({"conv"} if ensemble else set())
+    assert set(parts.members) == ({"conv"} if ensemble else set())
     assert out["logit_mse"].item() == pytest.approx(mse.item(), rel=1e-5)
     assert out["pixel_l1"].item() == pytest.approx(l1.item(), rel=1e-5)
     assert out["loss"].item() == pytest.approx(1.5 * mse.item() + 0.3 * l1.item(), rel=1e-5)
     out["loss"].backward()  # gradients reach the student through every teacher
     assert all(p.grad is not None for p in parts.student.parameters() if p.requires_grad)
-    assert all(p.grad is None for t in parts.teachers.values() for p in t.parameters())
+    assert all(p.grad is None for t in parts.members.values() for p in t.parameters())
 
 
 def test_monitor_is_the_weighted_mean_of_each_teachers_ce_gap(make_recipe, tmp_path: Path) -> None:
     recipe = validate_recipe(ensemble_recipe(make_recipe, tmp_path))
     parts = build(recipe, "train")
-    fit = StudentFit(recipe, parts)
-    assert fit.monitor == "ce_gap"
+    task = StudentTask(recipe, parts)
+    assert task.monitor == "ce_gap"
     loader = torch.utils.data.DataLoader(parts.data.val, batch_size=16, collate_fn=collate)
-    values = fit.validate(loader, None)
+    values = task.validate(loader, None)
     gaps = {
         name: evaluate(loader, t, parts.degradation, {"student": parts.student}, ["ce_gap"], parts.device)
         .rows["student"]
         .metrics["ce_gap"]
-        for name, t in [("teacher", parts.teacher), ("conv", parts.teachers["conv"])]
+        for name, t in [("teacher", parts.teacher), ("conv", parts.members["conv"])]
     }
     assert gaps["teacher"] != pytest.approx(gaps["conv"])  # two different teachers
     assert values["ce_gap"] == pytest.approx((2.0 * gaps["teacher"] + 0.5 * gaps["conv"]) / 2.5, rel=1e-5)
@@ -107,7 +107,7 @@ def test_plan_shows_each_teachers_cost(make_recipe, tmp_path: Path) -> None:
     [
         ({"teacher_weight": 0.0, "weight": 0.0}, "add up to 0"),
         ({"name": "teacher"}, "names must differ"),
-        ({"fit": "teacher"}, "a teacher fit (train.fit: teacher) uses none"),
+        ({"fit": "teacher"}, "train.fit: teacher uses none"),
     ],
 )
 def test_bad_ensembles_fail_before_anything_is_written(

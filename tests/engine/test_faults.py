@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from srdistill.engine.tasks import StudentFit
+from srdistill.engine.tasks import StudentTask
 
 
 def image_recipe(make_recipe, folder: Path, tree: Path) -> Path:
@@ -66,12 +66,12 @@ def test_compare_skips_unreadable_images_too(cli, make_recipe, tmp_path, tree_wi
 
 
 def nan_on(steps: set[int]):
-    """A StudentFit.forward that returns NaN on the given calls (counted from 1)."""
-    original = StudentFit.forward
+    """A StudentTask.forward that returns NaN on the given calls (counted from 1)."""
+    original = StudentTask.forward
     calls = {"n": 0}
 
-    def forward(self, model, hr, labels, index=None):  # type: ignore[no-untyped-def]
-        out = original(self, model, hr, labels, index)
+    def forward(self, batch, network):  # type: ignore[no-untyped-def]
+        out = original(self, batch, network)
         calls["n"] += 1
         if calls["n"] in steps:
             out["loss"] = out["loss"] * float("nan")
@@ -85,7 +85,7 @@ def test_a_non_finite_loss_skips_the_update(cli, write_recipe, tmp_path, monkeyp
         "epochs": 1, "batch_size": 16, "max_steps_per_epoch": 4, "val_batch_size": 64, "log_every": 1,
         "optimizer": {"name": "adam", "lr": 1e-3}, "scheduler": {"name": "none"},
     })  # fmt: skip
-    monkeypatch.setattr(StudentFit, "forward", nan_on({2, 3}))
+    monkeypatch.setattr(StudentTask, "forward", nan_on({2, 3}))
     result = cli("train", recipe)
     assert result.exit_code == 0, result.output
     assert result.output.count("loss is not finite; update skipped") == 2
@@ -103,7 +103,7 @@ def test_too_many_non_finite_losses_in_a_row_stop_the_run_keeping_good_checkpoin
         "epochs": 2, "batch_size": 16, "max_steps_per_epoch": 3, "val_batch_size": 64, "max_nonfinite_steps": 2,
         "optimizer": {"name": "adam", "lr": 1e-3},
     })  # fmt: skip
-    monkeypatch.setattr(StudentFit, "forward", nan_on({4, 5, 6}))  # all of epoch 2
+    monkeypatch.setattr(StudentTask, "forward", nan_on({4, 5, 6}))  # all of epoch 2
     result = cli("train", recipe)
     assert result.exit_code == 1
     text = flatten(result.stderr)

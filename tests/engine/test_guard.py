@@ -20,7 +20,8 @@ class Update:
         self.optimizer = create_optimizer_v2(model, opt="adam", lr=0.1, fused=fused)
         self.guard = NonFiniteGuard(self.optimizer, SINGLE, torch.device("cpu"))
         self.on_device = self.guard.on_device
-        self.read, self.restore, self.new_epoch = self.guard.read, self.guard.restore, self.guard.new_epoch
+        self.read, self.new_epoch = self.guard.read, self.guard.new_epoch
+        self.state_dict, self.load_state_dict = self.guard.state_dict, self.guard.load_state_dict
 
     def __call__(self, loss: torch.Tensor) -> torch.Tensor:
         bad = self.guard.check(loss)
@@ -69,8 +70,9 @@ def test_fused_and_unfused_updates_agree() -> None:
 
 def test_counts_survive_a_snapshot_and_reset_per_epoch() -> None:
     model, update = setup(True)
-    update.restore(skipped=3, run=1)
+    update.load_state_dict({"skipped": 3, "run": 1})
     update(loss_of(model, NAN))
     assert update.read() == (4, 2, 2)
     update.new_epoch()
     assert update.read() == (0, 2, 2)  # a run of bad steps continues across the epoch boundary
+    assert update.state_dict() == {"skipped": 0, "run": 2}

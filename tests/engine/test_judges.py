@@ -14,11 +14,13 @@ from rich.console import Console
 
 from srdistill.catalog import catalog
 from srdistill.checkpoints import save_weights
-from srdistill.engine.compare import MIN_GAP, compare, judge_recovered, judges_table, rows_to_json
+from srdistill.engine.compare import compare, recovered_by_row
 from srdistill.engine.evaluate import Row
 from srdistill.errors import UserError
 from srdistill.imaging import to_unit
+from srdistill.methods import MIN_GAP
 from srdistill.recipe.loading import RecipeError, validate_recipe
+from srdistill.reporting.tables import judges_table, rows_to_json
 
 PREPROCESSING = {"input_size": 28, "crop_pct": 1.0, "mean": [0.5], "std": [0.5], "interpolation": "bilinear"}
 
@@ -107,7 +109,7 @@ def test_matrix_matches_a_hand_computation(judged) -> None:
             for key, value in values.items():
                 assert got[method].metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (cfg.name, method, key)
         gap = expected["original"]["top1"] - expected["bicubic"]["top1"]
-        recovered = judge_recovered(got)
+        recovered = recovered_by_row(got)
         if abs(gap) >= MIN_GAP:
             want = (expected["bilinear"]["top1"] - expected["bicubic"]["top1"]) / gap
             assert recovered["bilinear"] == pytest.approx(want)
@@ -125,9 +127,9 @@ def test_recovered_fraction_and_its_dash() -> None:
         "bicubic": Row("bicubic", {"top1": 0.5}),
         "mine": Row("mine", {"top1": 0.8}),
     }
-    assert judge_recovered(rows)["mine"] == pytest.approx(0.75)
+    assert recovered_by_row(rows)["mine"] == pytest.approx(0.75)
     flat = {**rows, "original": Row("original", {"top1": 0.5 + MIN_GAP / 2})}
-    assert math.isnan(judge_recovered(flat)["mine"])
+    assert math.isnan(recovered_by_row(flat)["mine"])
     console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(judges_table({"r18": rows, "flat": flat}, "judges"))
     text = console.export_text()

@@ -19,9 +19,23 @@ STEPS_PER_EPOCH = 5
 EPOCHS = 2
 
 
-def resumable_recipe(make_recipe, folder: Path, **train: Any) -> Path:
+#: the runs killed and resumed: one trained network, one with a weight average, two trained networks
+VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "ema": {"ema": {"decay": 0.9, "warmup": True}},
+    "joint": {"fit": "joint", "student": {"optimizer": {"name": "adam", "lr": 1e-3}, "ema": {"decay": 0.9}},
+              "classifier": {"optimizer": {"name": "adamw", "lr": 1e-3}, "grad_clip": 1.0}, "mix_grid": 4},
+}  # fmt: skip
+#: the weights files each variant leaves
+FILES = {"plain": ["last"], "ema": ["last", "last_raw"], "joint": ["last", "last_raw", "classifier_last"]}
+
+
+def resumable_recipe(make_recipe, folder: Path, variant: str = "plain", **train: Any) -> Path:
     recipe: dict[str, Any] = make_recipe(folder)
     recipe["run"]["dir"] = str(folder / "run")
+    if variant == "joint":
+        recipe["train"].pop("optimizer")
+    recipe["train"] |= VARIANTS[variant]
     recipe["train"] |= {
         "epochs": EPOCHS,
         "batch_size": 8,
@@ -63,8 +77,9 @@ def run_until(proc: subprocess.Popen[str], epoch: int, step: int) -> str:
     raise AssertionError("the run ended before the step to interrupt:\n" + "".join(seen))
 
 
-def weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(run / "last.safetensors"))
+def weights(run: Path, variant: str = "plain") -> dict[str, torch.Tensor]:
+    """Every weights file the run left, keys prefixed with the file's name."""
+    return {f"{f}/{k}": v for f in FILES[variant] for k, v in load_file(str(run / f"{f}.safetensors")).items()}
 
 
 def validation_columns(run: Path) -> list[dict[str, str]]:
@@ -77,12 +92,25 @@ def validation_columns(run: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory, make_recipe) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("uninterrupted")
-    recipe = resumable_recipe(make_recipe, folder)
-    code, out = finish(srdistill("train", str(recipe)))
-    assert code == 0, out
-    return {"weights": weights(folder / "run"), "metrics": validation_columns(folder / "run")}
+def references(tmp_path_factory: pytest.TempPathFactory, make_recipe):
+    """``references(variant)``: the uninterrupted run's weights and metrics, trained once per variant."""
+    done: dict[str, dict[str, Any]] = {}
+
+    def get(variant: str = "plain") -> dict[str, Any]:
+        if variant not in done:
+            folder = tmp_path_factory.mktemp(f"uninterrupted_{variant}")
+            code, out = finish(srdistill("train", str(resumable_recipe(make_recipe, folder, variant))))
+            assert code == 0, out
+            run = folder / "run"
+            done[variant] = {"weights": weights(run, variant), "metrics": validation_columns(run), "variant": variant}
+        return done[variant]
+
+    return get
+
+
+@pytest.fixture
+def reference(references) -> dict[str, Any]:
+    return references("plain")
 
 
 def faulty(fault: str, recipe: Path) -> subprocess.Popen[str]:
@@ -99,26 +127,26 @@ def faulty(fault: str, recipe: Path) -> subprocess.Popen[str]:
 KINDS = ("step", "before_first_snapshot", "epoch_boundary", "during_snapshot")
 
 
-def kill(make_recipe, folder: Path, kind: str, rng: random.Random) -> Path:
+def kill(make_recipe, folder: Path, kind: str, rng: random.Random, variant: str = "plain") -> Path:
     """Start the run, kill it (SIGKILL) as ``kind`` says, and return its recipe."""
     if kind == "before_first_snapshot":
-        recipe = resumable_recipe(make_recipe, folder, checkpoint_every=0, checkpoint_minutes=0)
+        recipe = resumable_recipe(make_recipe, folder, variant, checkpoint_every=0, checkpoint_minutes=0)
         proc = srdistill("train", str(recipe))
         run_until(proc, 1, rng.randint(1, STEPS_PER_EPOCH - 1))
         proc.send_signal(signal.SIGKILL)
         assert not list((folder / "run").glob("resume/step-*"))
     elif kind == "step":
-        recipe = resumable_recipe(make_recipe, folder)
+        recipe = resumable_recipe(make_recipe, folder, variant)
         # the line of step k is printed before step k's snapshot: from epoch 1, step 2 on there is one
         epoch = rng.randint(1, EPOCHS)
         proc = srdistill("train", str(recipe))
         run_until(proc, epoch, rng.randint(2 if epoch == 1 else 1, STEPS_PER_EPOCH - 1))
         proc.send_signal(signal.SIGKILL)
     elif kind == "epoch_boundary":
-        recipe = resumable_recipe(make_recipe, folder)
+        recipe = resumable_recipe(make_recipe, folder, variant)
         proc = faulty(f"row:{rng.randint(1, EPOCHS)}", recipe)
     else:
-        recipe = resumable_recipe(make_recipe, folder)
+        recipe = resumable_recipe(make_recipe, folder, variant)
         proc = faulty(f"snapshot:{rng.randint(1, EPOCHS * STEPS_PER_EPOCH)}", recipe)
     code, out = finish(proc)
     assert code == -signal.SIGKILL, out
@@ -126,8 +154,8 @@ def kill(make_recipe, folder: Path, kind: str, rng: random.Random) -> Path:
     return recipe
 
 
-def kill_and_resume(make_recipe, folder: Path, kind: str, seed: int) -> None:
-    recipe = kill(make_recipe, folder, kind, random.Random(seed))
+def kill_and_resume(make_recipe, folder: Path, kind: str, seed: int, variant: str = "plain") -> None:
+    recipe = kill(make_recipe, folder, kind, random.Random(seed), variant)
     complete = list((folder / "run").glob("resume/step-*"))  # a half-written snapshot is not among them
     if kind == "during_snapshot":
         assert list((folder / "run").glob("resume/.tmp-step-*")), "the kill left no half-written snapshot"
@@ -139,7 +167,7 @@ def kill_and_resume(make_recipe, folder: Path, kind: str, seed: int) -> None:
 
 def assert_same_run(folder: Path, reference: dict[str, Any]) -> None:
     """Bit-identical weights, the same validation values, and each epoch's row exactly once."""
-    resumed = weights(folder / "run")
+    resumed = weights(folder / "run", reference["variant"])
     assert resumed.keys() == reference["weights"].keys()
     for key, value in reference["weights"].items():
         assert torch.equal(resumed[key], value), key
@@ -160,6 +188,56 @@ def test_ten_random_kills(tmp_path, make_recipe, reference, seed: int) -> None:
     """Each kind of kill two or three times, at random places."""
     kill_and_resume(make_recipe, tmp_path, KINDS[seed % len(KINDS)], seed)
     assert_same_run(tmp_path, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["ema", "joint"])
+@pytest.mark.parametrize("seed", range(30, 34))
+def test_random_kills_of_an_averaged_and_a_two_network_run(tmp_path, make_recipe, references, variant: str,
+                                                           seed: int) -> None:  # fmt: skip
+    kill_and_resume(make_recipe, tmp_path, KINDS[seed % len(KINDS)], seed, variant)
+    assert_same_run(tmp_path, references(variant))
+
+
+def test_a_two_network_run_killed_mid_epoch_resumes_bit_identically(tmp_path, make_recipe, references) -> None:
+    kill_and_resume(make_recipe, tmp_path, "step", seed=5, variant="joint")
+    assert_same_run(tmp_path, references("joint"))
+
+
+def test_a_snapshot_of_the_first_layout_resumes_bit_identically(tmp_path, make_recipe, reference) -> None:
+    """A run killed under srdistill 0.1 (weights in model.safetensors, counters with the progress) continues."""
+    from srdistill.checkpoints import save_weights
+    from srdistill.checkpoints.snapshots import OLD_WEIGHTS, STATE, snapshots
+
+    recipe = resumable_recipe(make_recipe, tmp_path)
+    proc = srdistill("train", str(recipe))
+    run_until(proc, 2, 2)
+    proc.send_signal(signal.SIGKILL)
+    finish(proc)
+    for path in snapshots(tmp_path / "run"):  # written back in the first layout
+        state = torch.load(path / STATE, weights_only=True)
+        net = state["networks"]["student"]
+        progress = state["progress"] | {"nonfinite": net["guard"]["skipped"], "nonfinite_run": net["guard"]["run"],
+                                        "sums": net["sums"]}  # fmt: skip
+        progress.pop("train_seconds")
+        old = {"progress": progress, "optimizer": net["optimizer"], "scheduler": net["scheduler"],
+               "rng": state["rng"], "ema": net["average"]}  # fmt: skip
+        torch.save(old, path / STATE)
+        save_weights(_Tensors(net["weights"]), path / OLD_WEIGHTS)
+    code, out = finish(srdistill("train", str(recipe)))
+    assert code == 0 and "resuming" in out, out
+    assert_same_run(tmp_path, reference)
+
+
+class _Tensors(torch.nn.Module):
+    """A state dict with a module's ``state_dict()``, for save_weights."""
+
+    def __init__(self, state: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        self.state = state
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        return self.state
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])

@@ -70,13 +70,11 @@ def test_a_run_stopped_before_its_first_snapshot_starts_again(tmp_path: Path, re
 
 
 def test_unfinished_run_with_a_snapshot_resumes(tmp_path: Path, recipe: Recipe) -> None:
-    from torch import nn
-
-    from srdistill.engine.snapshots import save_snapshot
+    from srdistill.checkpoints.snapshots import save_snapshot
 
     run = RunDir(tmp_path / "run")
     start(run, recipe)
-    save_snapshot(run.path, 3, nn.Linear(2, 2), {"progress": {}})
+    save_snapshot(run.path, 3, {"progress": {}})
     assert run.check(recipe, overwrite=False) == "resume"
     assert run.check(recipe, overwrite=False, resume=True) == "resume"
     with pytest.raises(UserError, match="a run of a different recipe"):

@@ -12,7 +12,7 @@ import torchvision
 from srdistill.errors import UserError
 from srdistill.losses.base import LossInputs, WeightedSum
 from srdistill.losses.features import (
-    FeatureMSE,
+    FeatureDistance,
     PerceptualConfig,
     build_perceptual,
     capture,
@@ -20,13 +20,14 @@ from srdistill.losses.features import (
 )
 
 
-def test_feature_loss_is_the_mean_mse_over_layers() -> None:
+def test_feature_loss_is_the_mean_distance_over_layers() -> None:
     a, b = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
     c, d = torch.zeros(2, 5), torch.full((2, 5), 2.0)
-    loss = FeatureMSE(["x", "y"])
+    loss = FeatureDistance(["x", "y"])
     inputs = LossInputs(torch.zeros(1), torch.zeros(1), torch.zeros(1), hr_features={"x": a, "y": c},
                         sr_features={"x": b, "y": d})  # fmt: skip
     assert loss(inputs).item() == pytest.approx((1.0 + 4.0) / 2)
+    assert FeatureDistance(["x", "y"], "l1")(inputs).item() == pytest.approx((1.0 + 2.0) / 2)  # SR4IR's L1
     assert WeightedSum([("f", 1.0, loss)]).needs_teacher and loss.teacher_layers == ("x", "y")
 
 

@@ -145,7 +145,7 @@ def test_all_problems_reported_at_once(write_recipe) -> None:
         ({"train": {"fit": "both"}}, "train.fit", "unknown fit 'both'; one of: student, teacher"),
         ({"train": {"monitor": "nope"}}, "train.monitor", "Unknown metric 'nope'"),
         ({"train": {"hflip": True}}, "train.hflip", "applies to fit: teacher only"),
-        ({"train": {"label_smoothing": 0.1}}, "train.label_smoothing", "applies to fit: teacher only"),
+        ({"train": {"label_smoothing": 0.1}}, "train.label_smoothing", "applies to fit: teacher or joint only"),
         (
             {"student": None, "losses": None, "train": {"fit": "teacher", "monitor": "psnr"}},
             "train.monitor",

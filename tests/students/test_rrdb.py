@@ -124,7 +124,7 @@ def test_an_untrained_residual_student_is_the_bicubic_upscale(scale: int) -> Non
 
 def test_a_residual_student_learns_and_its_checkpoint_keeps_the_residual(tmp_path: Path) -> None:
     from srdistill.checkpoints import component_metadata
-    from srdistill.students.checkpoints import load_student_checkpoint
+    from srdistill.checkpoints.student import load_student_checkpoint
 
     student = small_rrdb(RGB, residual=True)
     lr, target = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 32, 32)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from rrdb_layout_helpers import as_esrgan, as_esrgan_old
 from safetensors.torch import save_file
 
 from srdistill.compat.basicsr import rrdbnet_class
@@ -14,6 +13,7 @@ from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.rrdb import RRDBConfig, build_rrdb
 from srdistill.students.rrdb_layouts import detect_layout, infer_arch, to_basicsr
+from tests.rrdb_layout_helpers import as_esrgan, as_esrgan_old
 
 GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
 RGB = DataInfo(channels=3, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))

@@ -57,3 +57,11 @@ def test_build_loss_names_and_weights() -> None:
     assert total.weights == [1.0, 0.25, 3.0, 1.0]
     assert isinstance(total.losses[3], KLDivergence) and total.losses[3].temperature == 4.0
     assert build_loss([]) is None
+
+
+def test_pixel_terms_keep_the_terms_that_read_no_classifier() -> None:
+    total = WeightedSum([("mse", 2.0, LogitMSE()), ("l1", 0.5, PixelL1())])
+    pixels = total.pixel_terms()
+    assert pixels is not None and pixels.names == ["l1"] and pixels.weights == [0.5]
+    assert WeightedSum([("mse", 1.0, LogitMSE())]).pixel_terms() is None
+    assert WeightedSum([("mse", 1.0, LogitMSE()), ("l1", 0.0, PixelL1())]).pixel_terms() is None

@@ -1,10 +1,10 @@
 """Training snapshots: everything needed to continue a run exactly where it stopped.
 
-A snapshot is a folder ``resume/step-<global step>/`` holding ``model.safetensors`` (the trained
-weights) and ``state.pt`` (optimizer, schedule, random-number generators, position in the epoch,
-running sums, best-so-far; plain tensors and numbers, read back with ``weights_only=True``). It
-is written under a temporary name and renamed into place, so a crash mid-write never leaves a
-half-written snapshot; the newest two are kept.
+A snapshot is a folder ``resume/step-<global step>/`` holding ``state.pt``: the trainer's
+``state_dict()`` (each trained network's weights, optimizer, schedule, average and counters, the
+run's progress and the random-number generators; plain tensors and numbers, read back with
+``weights_only=True``). It is written under a temporary name and renamed into place, so a crash
+mid-write never leaves a half-written snapshot; the newest two are kept.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from srdistill.checkpoints import check_and_load, read_state_dict, save_weights
+from srdistill.checkpoints import read_state_dict
 from srdistill.errors import UserError
 
 FOLDER = "resume"
-WEIGHTS = "model.safetensors"
 STATE = "state.pt"
+#: where snapshots of srdistill 0.1 kept the one trained network's weights (read by :func:`_upgrade`)
+OLD_WEIGHTS = "model.safetensors"
 KEEP = 2
 
 
-def save_snapshot(run_path: Path, global_step: int, weights: nn.Module, state: dict[str, Any]) -> Path:
+def save_snapshot(run_path: Path, global_step: int, state: dict[str, Any]) -> Path:
     """Write a snapshot atomically and drop all but the newest :data:`KEEP`."""
     root = run_path / FOLDER
     root.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,6 @@ def save_snapshot(run_path: Path, global_step: int, weights: nn.Module, state: d
     tmp = root / f".tmp-step-{global_step:09d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_weights(weights, tmp / WEIGHTS, {"global_step": global_step})
     with open(tmp / STATE, "wb") as f:
         torch.save(state, f)
         f.flush()
@@ -61,24 +60,25 @@ def snapshots(run_path: Path) -> list[Path]:
     root = run_path / FOLDER
     if not root.is_dir():
         return []
-    found = [p for p in root.glob("step-*") if (p / WEIGHTS).is_file() and (p / STATE).is_file()]
-    return sorted(found, key=lambda p: p.name)
+    return sorted((p for p in root.glob("step-*") if (p / STATE).is_file()), key=lambda p: p.name)
 
 
-def load_snapshot(path: Path, weights: nn.Module) -> dict[str, Any]:
-    """Load the snapshot's weights into ``weights``; return its training state."""
-    check_and_load(weights, read_state_dict(path / WEIGHTS, "snapshot"), f"snapshot {path}")
+def load_snapshot(path: Path, networks: list[str]) -> dict[str, Any]:
+    """A snapshot's state (``networks``: the run's trained networks, to read an older snapshot by)."""
     try:
-        return torch.load(path / STATE, map_location="cpu", weights_only=True)
+        state = torch.load(path / STATE, map_location="cpu", weights_only=True)
     except Exception as e:
         raise UserError(
             f"Cannot read the training state {path / STATE}: {e}",
             "Delete that snapshot folder to resume from the one before it, or pass --overwrite to start again.",
         ) from None
+    if (path / OLD_WEIGHTS).is_file() and "networks" not in state:
+        state = _upgrade(state, read_state_dict(path / OLD_WEIGHTS, "snapshot"), networks)
+    return state
 
 
-def load_latest(run_path: Path, weights: nn.Module, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
-    """The newest snapshot that reads back whole (loaded into ``weights``) and its training state.
+def load_latest(run_path: Path, networks: list[str], warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+    """The newest snapshot that reads back whole, and its state.
 
     A snapshot is renamed into place only once written and flushed, so a damaged one means the
     disk lost data; the one before it is used then, and ``warn`` says so.
@@ -86,12 +86,26 @@ def load_latest(run_path: Path, weights: nn.Module, warn: Callable[[str], None])
     found = snapshots(run_path)
     for path in reversed(found):
         try:
-            return path, load_snapshot(path, weights)
+            return path, load_snapshot(path, networks)
         except UserError as e:
             if path == found[0]:
                 raise
             warn(f"snapshot {path.name} cannot be read ({e.problem.splitlines()[0]}); using the one before it")
     raise UserError(f"No snapshot to resume from in {run_path / FOLDER}.", "Pass --overwrite to start again.")
+
+
+def _upgrade(old: dict[str, Any], weights: dict[str, torch.Tensor], networks: list[str]) -> dict[str, Any]:
+    """A snapshot of srdistill 0.1 (one trained network; its counters kept with the progress) in today's form."""
+    progress = dict(old["progress"])
+    network = {
+        "weights": weights,
+        "optimizer": old["optimizer"],
+        "scheduler": old["scheduler"],
+        "average": old.get("ema"),
+        "guard": {"skipped": progress.pop("nonfinite", 0), "run": progress.pop("nonfinite_run", 0)},
+        "sums": progress.pop("sums", {}),
+    }
+    return {"progress": progress, "networks": {networks[0]: network}, "rng": old["rng"]}
 
 
 def rng_state() -> dict[str, Any]:

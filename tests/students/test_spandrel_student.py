@@ -9,13 +9,12 @@ import torch
 
 pytest.importorskip("spandrel")
 
-from rrdb_layout_helpers import as_esrgan_old
-
 from srdistill.checkpoints import save_weights
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.spandrel_student import SpandrelConfig, build_spandrel
+from tests.rrdb_layout_helpers import as_esrgan_old
 
 RGB = DataInfo(channels=3, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))
 

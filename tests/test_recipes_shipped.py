@@ -161,32 +161,25 @@ def test_darionet_dry_run_small_student(
 
 
 def test_darionet_dry_run_with_its_named_weights_from_offline_caches(
-    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weight_caches
 ) -> None:
     """The recipe as shipped names its weights; offline, they come from the two caches alone."""
     import hashlib
 
-    import torch.hub
-
     import srdistill.weights as weights
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
     # the teacher: timm/resnet50.tv_in1k as huggingface_hub caches it
-    snapshot = tmp_path / "hf" / "hub" / "models--timm--resnet50.tv_in1k" / "snapshots" / ("0" * 40)
+    snapshot = weight_caches["hf"] / "models--timm--resnet50.tv_in1k" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
     (snapshot / "pytorch_model.bin").write_bytes(resnet50_pth.read_bytes())
-    # the student: a small RRDB under the release's name, the release's hash made to match it
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / "RRDB_ESRGAN_x4.pth"
+    # the student: a small RRDB under the name torch.hub gives the release, the release's hash made to match it
+    release = weights.RELEASES["RRDB_ESRGAN_x4"]
+    cached = weight_caches["torch"] / release.filename
     cached.parent.mkdir(parents=True)
     torch.save(rrdb_state(3, 8, 1, 4), cached)
-    release = weights.RELEASES["RRDB_ESRGAN_x4"]
     digest = hashlib.sha256(cached.read_bytes()).hexdigest()
     monkeypatch.setitem(weights.RELEASES, release.name, weights.Release(**{**release.__dict__, "sha256": digest}))
     result = cli(

@@ -125,8 +125,15 @@ def alexnet_features_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def lpips_backbone(alexnet_features_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE)."""
+    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE), whose hash prefix
+    stands in for torchvision's."""
+    import hashlib
+
+    import srdistill.metrics.lpips as lpips_module
+
     monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(alexnet_features_file))
+    digest = hashlib.sha256(alexnet_features_file.read_bytes()).hexdigest()
+    monkeypatch.setattr(lpips_module, "BACKBONE_SHA256_PREFIX", digest[:8])
     return alexnet_features_file
 
 

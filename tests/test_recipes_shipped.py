@@ -234,7 +234,7 @@ def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkey
 
 def esrgan_old_layout_file(path: Path) -> Path:
     """A small RRDB saved as the original ESRGAN release saved its Sequential model."""
-    torch.save(as_esrgan_old(rrdb_state(3, 8, 1, 4), num_block=1), path)
+    torch.save(as_esrgan_old(rrdb_state(3, 8, 1, 32), num_block=1), path)  # ESRGAN releases grow by 32
     return path
 
 

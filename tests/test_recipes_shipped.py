@@ -229,6 +229,16 @@ def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkey
     assert_dry_run_ok(result, tmp_path / "runs", "3×64×64", "3×16×16", "realesrgan")
 
 
+def test_realesrgan_folder_keeps_real_esrnets_options() -> None:
+    """Real-ESRNet's train_realesrnet_x4plus.yml: ema_decay 0.999, gt_usm true, batch 12, Adam at 2e-4."""
+    from srdistill.recipe.loading import load_recipe
+
+    recipe = load_recipe(RECIPES_DIR / "realesrgan_folder.yaml")
+    assert recipe.train.ema is not None and recipe.train.ema.decay == 0.999 and not recipe.train.ema.warmup
+    assert recipe.degradation.gt_usm is True  # type: ignore[attr-defined]
+    assert (recipe.train.batch_size, recipe.train.optimizer.name, recipe.train.optimizer.lr) == (12, "adam", 2e-4)
+
+
 # -- the ImageNet recipe, end to end on generated files ------------------------------------------------
 
 

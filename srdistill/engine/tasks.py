@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.catalog import catalog
+from srdistill.degradations import training_target
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import SINGLE, Cluster
 from srdistill.engine.evaluate import evaluate, label_free
@@ -133,6 +134,7 @@ class StudentFit(Fit):
     ) -> dict[str, torch.Tensor]:
         """The step's losses; ``model`` is the student, wrapped for multi-process training if it is;
         ``index`` (data set indices of ``hr``) lets the teacher's logits on originals come from the cache."""
+        hr = training_target(self.degradation, hr)  # e.g. Real-ESRNet's sharpened originals (gt_usm)
         teacher = self.teacher if self.loss.needs_teacher else None
         cached = self.cache.get(index) if self.cache is not None and index is not None else None
         others = self.others if teacher is not None else {}

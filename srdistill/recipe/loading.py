@@ -176,7 +176,9 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
     if kind in ("union_tag_invalid", "union_tag_not_found") or (
         kind == "literal_error" and path and path[-1] == "type"
     ):
-        registry = catalog().registries()[COMPONENT_SECTIONS.get(section, "datasets")]
+        # the innermost component section: compare.judges.0.teacher.type is a teacher's type
+        inner = next((str(p) for p in reversed(path) if str(p) in COMPONENT_SECTIONS), section)
+        registry = catalog().registries()[COMPONENT_SECTIONS.get(inner, "datasets")]
         known = registry.names()
         if kind == "union_tag_not_found":
             return f"{where}: missing 'type'; one of: {', '.join(known)}"

@@ -26,9 +26,9 @@ HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 def offline() -> bool:
     """huggingface_hub's offline switch (``HF_HUB_OFFLINE``); it concerns the Hugging Face hub only."""
-    from huggingface_hub import is_offline_mode
+    from huggingface_hub import constants
 
-    return is_offline_mode()
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def hf_cache_dir() -> Path:
@@ -171,10 +171,8 @@ def hf_pretrained_cfg(ref: str) -> dict[str, Any]:
 def cached_hf_repos() -> list[str]:
     """``hf-hub:`` names of the model repos in the Hugging Face cache (huggingface_hub's ``scan_cache_dir``)."""
     from huggingface_hub import scan_cache_dir
-    from huggingface_hub.errors import CacheNotFound
 
-    try:
-        found = scan_cache_dir()
-    except CacheNotFound:
+    if not hf_cache_dir().is_dir():
         return []
+    found = scan_cache_dir()
     return sorted(HF_PREFIX + repo.repo_id for repo in found.repos if repo.repo_type == "model")

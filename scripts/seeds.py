@@ -10,6 +10,7 @@ srdistill itself, so an interrupted script continues where it stopped.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -20,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
+#: OpenMP threads that spin while they wait make torch on a busy CPU many times slower; passive waiting
+#: costs nothing on an idle one
+ENV = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 @dataclass
@@ -40,7 +44,7 @@ def run_seed(srdistill: str, seed: int, folder: Path, steps: Sequence[Step]) -> 
         args = [srdistill, step.command, str(RECIPES / step.recipe), "--set", f"seed={seed}", *step.extra]
         print(f"== seed {seed}: {step.label}: {' '.join(args[1:])}", flush=True)
         start = time.perf_counter()
-        done = subprocess.run(args, cwd=folder, check=False)
+        done = subprocess.run(args, cwd=folder, check=False, env=ENV)
         if done.returncode != 0:
             sys.exit(f"seed {seed}: {step.label} failed (exit {done.returncode}); rerun the script to continue")
         times[step.label] = time.perf_counter() - start

@@ -18,17 +18,26 @@ def list_weights() -> None:
     """The student releases (torch's hub cache) and the hf-hub repos cached, with where each file is."""
     from rich.table import Table
 
+    from srdistill.hf_hub import cached_hf_repos, hf_cache_dir
     from srdistill.ui import console
-    from srdistill.weights import RELEASES, cached_hf_repos, checkpoints_dir, hf_cache_dir
+    from srdistill.weights import RELEASES, cached_state, checkpoints_dir
 
     folder = checkpoints_dir()
     table = Table(title=f"student releases (cache: {folder})", title_justify="left")
     for column in ("name", "cached", "sha256", "url", "what"):
         table.add_column(column, style="bold cyan" if column == "name" else None, overflow="fold")
+    damaged = []
     for rel in RELEASES.values():
-        cached = "yes" if (folder / rel.filename).is_file() else "no"
-        table.add_row(rel.name, cached, rel.sha256, rel.url, rel.note)
+        cached = cached_state(rel)  # each cached file is hashed: a damaged copy is not "yes"
+        damaged += [rel] if cached == "damaged" else []
+        table.add_row(rel.name, "[red]damaged[/]" if cached == "damaged" else cached, rel.sha256, rel.url, rel.note)
     console.out.print(table)
+    for rel in damaged:
+        console.out.print(
+            f"[red]{folder / rel.filename}[/] has another SHA-256 than {rel.name}: delete it and run "
+            f"`srdistill weights fetch {rel.name}`.",
+            highlight=False,
+        )
     repos = cached_hf_repos()
     listed = "\n".join(f"  {r}" for r in repos) if repos else "  (none)"
     console.out.print(f"hf-hub repos in the Hugging Face cache ({hf_cache_dir()}):\n{listed}", highlight=False)

@@ -125,9 +125,52 @@ def alexnet_features_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def lpips_backbone(alexnet_features_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE)."""
+    """LPIPS reads its backbone from the generated file (SRDISTILL_LPIPS_BACKBONE), whose hash prefix
+    stands in for torchvision's."""
+    import hashlib
+
+    import srdistill.metrics.lpips as lpips_module
+
     monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(alexnet_features_file))
+    digest = hashlib.sha256(alexnet_features_file.read_bytes()).hexdigest()
+    monkeypatch.setattr(lpips_module, "BACKBONE_SHA256_PREFIX", digest[:8])
     return alexnet_features_file
+
+
+# -- weight caches -----------------------------------------------------------------------------------
+
+
+class NoNetwork(AssertionError):
+    pass
+
+
+def no_network(*args: Any, **kwargs: Any) -> Any:
+    raise NoNetwork(f"a test tried to reach the network: {args} {kwargs}")
+
+
+@pytest.fixture
+def weight_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Empty torch and Hugging Face caches in tmp_path, Hugging Face offline, every downloader disarmed
+    (a test that needs one replaces it)."""
+    import huggingface_hub
+    import torch.hub
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # get_dir() follows TORCH_HOME
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))  # as HF_HOME=tmp_path/hf
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    # hf_hub_download with local_files_only never connects; anything else must be faked by the test
+    real = huggingface_hub.hf_hub_download
+
+    def local_only(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("local_files_only"):
+            no_network(*args, **kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", local_only)
+    return {"torch": tmp_path / "torch" / "hub" / "checkpoints", "hf": tmp_path / "hf" / "hub"}
 
 
 # -- recipes ------------------------------------------------------------------------------------------

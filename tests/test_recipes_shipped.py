@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -179,37 +180,30 @@ def test_the_joint_paper_recipe_plans_both_updates(
     result = cli("train", joint, "--dry-run", *(a for o in overrides for a in ("--set", o)))
     assert_dry_run_ok(result, tmp_path / "runs", "3×256×256", "3×82×82", "3×224×224", "1000")
     assert "training step (classifier fwd+bwd on 3 images" in result.stdout and "state MiB" in result.stdout
-    assert "25,557,032 │  25,557,032" in result.stdout  # the ResNet50 is trained: all its parameters
+    assert re.search(r"teacher +│ timm +│ 25,557,032 +│ 25,557,032", result.stdout)  # the ResNet50 is trained
     assert "fit joint" in result.stdout
 
 
 def test_darionet_dry_run_with_its_named_weights_from_offline_caches(
-    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli, image_tree: Path, resnet50_pth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weight_caches
 ) -> None:
     """The recipe as shipped names its weights; offline, they come from the two caches alone."""
     import hashlib
 
-    import torch.hub
-
     import srdistill.weights as weights
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
     # the teacher: timm/resnet50.tv_in1k as huggingface_hub caches it
-    snapshot = tmp_path / "hf" / "hub" / "models--timm--resnet50.tv_in1k" / "snapshots" / ("0" * 40)
+    snapshot = weight_caches["hf"] / "models--timm--resnet50.tv_in1k" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
     (snapshot / "pytorch_model.bin").write_bytes(resnet50_pth.read_bytes())
-    # the student: a small RRDB under the release's name, the release's hash made to match it
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / "RRDB_ESRGAN_x4.pth"
+    # the student: a small RRDB under the name torch.hub gives the release, the release's hash made to match it
+    release = weights.RELEASES["RRDB_ESRGAN_x4"]
+    cached = weight_caches["torch"] / release.filename
     cached.parent.mkdir(parents=True)
     torch.save(rrdb_state(3, 8, 1, 4), cached)
-    release = weights.RELEASES["RRDB_ESRGAN_x4"]
     digest = hashlib.sha256(cached.read_bytes()).hexdigest()
     monkeypatch.setitem(weights.RELEASES, release.name, weights.Release(**{**release.__dict__, "sha256": digest}))
     result = cli(
@@ -259,12 +253,22 @@ def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkey
     assert_dry_run_ok(result, tmp_path / "runs", "3×64×64", "3×16×16", "realesrgan")
 
 
+def test_realesrgan_folder_keeps_real_esrnets_options() -> None:
+    """Real-ESRNet's train_realesrnet_x4plus.yml: ema_decay 0.999, gt_usm true, batch 12, Adam at 2e-4."""
+    from srdistill.recipe.loading import load_recipe
+
+    recipe = load_recipe(RECIPES_DIR / "realesrgan_folder.yaml")
+    assert recipe.train.ema is not None and recipe.train.ema.decay == 0.999 and not recipe.train.ema.warmup
+    assert recipe.degradation.gt_usm is True  # type: ignore[attr-defined]
+    assert (recipe.train.batch_size, recipe.train.optimizer.name, recipe.train.optimizer.lr) == (12, "adam", 2e-4)
+
+
 # -- the ImageNet recipe, end to end on generated files ------------------------------------------------
 
 
 def esrgan_old_layout_file(path: Path) -> Path:
     """A small RRDB saved as the original ESRGAN release saved its Sequential model."""
-    torch.save(as_esrgan_old(rrdb_state(3, 8, 1, 4), num_block=1), path)
+    torch.save(as_esrgan_old(rrdb_state(3, 8, 1, 32), num_block=1), path)  # ESRGAN releases grow by 32
     return path
 
 

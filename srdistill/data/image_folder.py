@@ -46,6 +46,23 @@ def image_extensions() -> tuple[str, ...]:
     return tuple(ext.lower() for ext in Image.registered_extensions())
 
 
+#: PIL modes with more than 8 bits a sample (16-bit PNG and TIFF greys): ``convert`` would clip them to 255
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def converted(img: Image.Image, mode: str) -> Image.Image:
+    """``img`` in PIL ``mode`` (``RGB`` or ``L``), a 16-bit image scaled to 8 bits rather than clipped; a
+    ``ValueError`` (an unreadable image) for floating-point pixels, whose range no file states."""
+    if img.mode in SIXTEEN_BIT:
+        import numpy as np
+
+        pixels = np.asarray(img, dtype=np.float64) / 257.0  # 65535 -> 255
+        img = Image.fromarray(pixels.clip(0, 255).round().astype(np.uint8), "L")
+    elif img.mode == "F":
+        raise ValueError("floating-point pixels (PIL mode F) have no stated range")
+    return img.convert(mode)
+
+
 def images_under(folder: Path, what: str, fix: str) -> list[Path]:
     """The image files in ``folder`` and below it, by extension, sorted; an error naming ``what`` (and
     ``fix``) when the folder is missing, and one when it holds no image."""
@@ -99,7 +116,7 @@ def decode(source: str | BinaryIO, hr_size: int, mode: str, draft: bool = True) 
         # (DCT-domain scaling, several times cheaper than a full decode of a large photo)
         if draft:
             img.draft(mode, (hr_size, hr_size))
-        img = img.convert(mode)
+        img = converted(img, mode)
     # shorter side to hr_size, the longer one scaled from the full-size image (as
     # torchvision's Resize(int) truncates it), so draft decoding keeps the same geometry
     s = hr_size

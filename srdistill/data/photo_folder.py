@@ -3,7 +3,9 @@
 Sizes. Evaluation images keep their own size, only centre-cropped down to a multiple of
 ``multiple`` on each side (at most ``multiple - 1`` pixels), so that the degradation's round
 trip is exact: with bicubic ×0.32 (8/25) a side of 25·k pixels becomes exactly 8·k, and the SR
-image comes back at 25·k. Nothing is resized and nothing is cropped square.
+image comes back at 25·k. Nothing is resized and nothing is cropped square. An image smaller
+than ``multiple`` on a side is skipped and named in bad_files.txt, as unreadable files are; 16-bit
+images are scaled to 8 bits.
 
 Batches. Evaluation images differ in size, so validation and ``compare`` run one image per
 batch (``train.val_batch_size: 1``, ``compare.batch_size: 1``); a larger batch of mixed sizes
@@ -61,7 +63,8 @@ def rounded_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
 
 
 class Photos(Dataset):
-    """``(uint8 (C, H, W), NO_LABEL)`` items, or ``(None, path)`` for a file that cannot be decoded.
+    """``(uint8 (C, H, W), NO_LABEL)`` items, or ``(None, name)`` for a file that cannot be decoded or
+    is smaller than ``multiple`` on a side (its name then says so, in bad_files.txt too).
 
     ``crop`` set: a random ``crop × crop`` window (a smaller image is first enlarged, bicubic,
     to cover it). ``crop`` None: the whole image, centre-cropped to :func:`rounded_size`.
@@ -79,13 +82,18 @@ class Photos(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor | None, int | str]:
+        from srdistill.data.image_folder import converted
+
         path = self.paths[i]
         try:
             with Image.open(path) as img:
                 img.load()
-                image = img.convert(self.mode)
+                image = converted(img, self.mode)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             return None, str(path)
+        if min(image.size) < self.multiple:  # it would be enlarged into a picture of nothing
+            m = self.multiple
+            return None, f"{path} ({image.width}×{image.height}: smaller than {m}×{m}, data.multiple)"
         return self._shape(image), NO_LABEL
 
     def _shape(self, image: Image.Image) -> torch.Tensor:
@@ -93,8 +101,6 @@ class Photos(Dataset):
 
         if self.crop is None:
             h, w = rounded_size((image.height, image.width), self.multiple)
-            if h > image.height or w > image.width:  # smaller than one multiple: enlarge to it
-                image = image.resize((max(w, image.width), max(h, image.height)), Image.Resampling.BICUBIC)
             top, left = (image.height - h) // 2, (image.width - w) // 2
             return TF.pil_to_tensor(image.crop((left, top, left + w, top + h)))
         c = self.crop

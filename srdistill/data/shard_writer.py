@@ -1,25 +1,26 @@
-"""Pack an ImageNet-style class-folder tree into WebDataset tar shards.
+"""Pack an ImageNet-style class-folder tree into WebDataset tar shards, with webdataset's ``ShardWriter``.
 
 Each sample is three members: ``<key>.<ext>`` (the image file's bytes, not re-encoded),
 ``<key>.cls`` (the class index, as timm's and webdataset's readers expect) and ``<key>.json``
 (class name and source path). Samples are shuffled across shards (each shard mixes classes, as
-streaming readers need). Every shard is written to a temporary file first; they replace the
-old shards only once all are written, so a failure leaves the previous set whole.
+streaming readers need). ``ShardWriter`` writes each shard to a temporary file (its ``opener``) and
+fsyncs it when done (its ``post``); the shards replace the old ones only once all are written, so a
+failure leaves the previous set whole.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import re
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from srdistill.data.image_folder import scan_classes
+from srdistill.data.shards import need_webdataset
 from srdistill.errors import UserError
 
 DIGITS = 6
@@ -58,8 +59,12 @@ def pack(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Packed:
-    """Write ``source``'s images as ``prefix-000000.tar``, … (at most ``max_count`` images or about
-    ``max_bytes`` per shard); ``progress(done, total)`` is called after each image."""
+    """Write ``source``'s images as ``prefix-000000.tar``, … (at most ``max_count`` images per shard; a
+    shard is closed once it holds ``max_bytes``); ``progress(done, total)`` is called after each image."""
+    need_webdataset("srdistill shards")
+    from webdataset import ShardWriter
+
+    _outside(source, prefix)
     old = existing_shards(prefix)
     if old and not overwrite:
         raise UserError(
@@ -75,62 +80,55 @@ def pack(
     except OSError as e:
         raise UserError(f"Cannot create {prefix.parent}: {e.strerror}.", "Choose a writable OUT_PREFIX.") from None
 
-    written: list[tuple[Path, Path]] = []  # (temporary, final)
-    shard: _Shard | None = None
-    count = size = 0
+    opened: dict[str, tuple[Path, BinaryIO]] = {}  # final name -> (temporary path, its file)
+
+    def opener(final: str) -> BinaryIO:
+        temporary = Path(final).with_name(f".{Path(final).name}.{os.getpid()}.tmp")
+        opened[final] = (temporary, temporary.open("wb"))
+        return opened[final][1]
+
+    def post(final: str) -> None:  # the archive is closed: make it durable
+        file = opened[final][1]
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
+
+    pattern = str(prefix).replace("%", "%%") + f"-%0{DIGITS}d.tar"
     try:
-        for done, i in enumerate(order, 1):
-            path, label = samples[i]
-            try:
-                data = Path(path).read_bytes()
-            except OSError as e:
-                raise UserError(f"Cannot read {path}: {e.strerror}.", "Fix its permissions or remove it.") from None
-            if shard is None or count >= max_count or (count and size + len(data) > max_bytes):
-                if shard is not None:
-                    shard.close()
-                final = prefix.with_name(f"{prefix.name}-{len(written):0{DIGITS}d}.tar")
-                temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-                written.append((temporary, final))
-                shard, count, size = _Shard(temporary), 0, 0
-            key = f"{done - 1:09d}"
-            ext = Path(path).suffix.lower().lstrip(".")
-            meta = {"class": classes[label], "file": os.path.relpath(path, source)}
-            shard.add(f"{key}.{'jpg' if ext == 'jpeg' else ext}", data)
-            shard.add(f"{key}.cls", str(label).encode())
-            shard.add(f"{key}.json", json.dumps(meta).encode())
-            count, size = count + 1, size + len(data)
-            if progress is not None:
-                progress(done, len(order))
-        if shard is not None:
-            shard.close()
+        # mtime 0 and encoder=False (bytes stored as they are): the same tree packs to the same bytes
+        with ShardWriter(pattern, maxcount=max_count, maxsize=max_bytes, opener=opener, post=post, verbose=0,
+                         encoder=False, mtime=0) as writer:  # fmt: skip
+            for done, i in enumerate(order, 1):
+                path, label = samples[i]
+                try:
+                    data = Path(path).read_bytes()
+                except OSError as e:
+                    raise UserError(f"Cannot read {path}: {e.strerror}.", "Fix its permissions or remove it.") from None
+                ext = Path(path).suffix.lower().lstrip(".")
+                meta = {"class": classes[label], "file": os.path.relpath(path, source)}
+                writer.write({"__key__": f"{done - 1:09d}", "jpg" if ext == "jpeg" else ext: data,
+                              "cls": str(label).encode(), "json": json.dumps(meta).encode()})  # fmt: skip
+                if progress is not None:
+                    progress(done, len(order))
     except BaseException:
-        if shard is not None:
-            shard.file.close()
-        for temporary, _ in written:
+        for temporary, file in opened.values():
+            file.close()
             temporary.unlink(missing_ok=True)
         raise
-    for temporary, final in written:
+    for final, (temporary, _) in opened.items():
         os.replace(temporary, final)
-    finals = [final for _, final in written]
+    finals = [Path(final) for final in opened]
     for stale in set(old) - set(finals):  # an earlier, longer set of shards
         stale.unlink()
     return Packed(prefix, finals, len(samples), len(classes))
 
 
-class _Shard:
-    """One tar file being written; ``close`` ends the archive and flushes it to disk."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = path.open("wb")
-        self.tar = tarfile.TarFile(fileobj=self.file, mode="w", format=tarfile.PAX_FORMAT)
-
-    def add(self, name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode, info.mtime = len(data), 0o444, 0  # the same tree packs to the same bytes
-        self.tar.addfile(info, io.BytesIO(data))
-
-    def close(self) -> None:
-        self.tar.close()  # the end-of-archive blocks
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
+def _outside(source: Path, prefix: Path) -> None:
+    """The source tree stays as it was: shards in it would mix with the images they pack, and a later
+    ``--overwrite`` would delete files inside it."""
+    src, out = source.resolve(), prefix.parent.resolve()
+    if out == src or out.is_relative_to(src):
+        raise UserError(
+            f"The shards would be written inside the source folder {source} ({prefix.parent}).",
+            f"Write them outside it, e.g. {src.parent / (src.name + '_shards') / prefix.name}.",
+        )

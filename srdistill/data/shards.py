@@ -1,23 +1,20 @@
 """WebDataset tar shards, read by random access: ``<key>.jpg`` (or any image type) + ``<key>.cls`` per sample.
 
-Each shard is indexed once (the byte offset and size of every image and its label, cached as
-JSON in ``cache_dir``) and then read like an image folder: item ``i`` is one ``pread`` from its
-shard. So the data set is map-style, and training's batch sampler gives every process and loader
-worker its own samples (each sample once per epoch) and resumes mid-epoch exactly, as with
-image folders. Shards named by a URL (anything ``webdataset.gopen`` opens: ``pipe:``, ``http(s)``,
-``gs``, ``hf``…) are first copied into ``cache_dir``; ``file://`` URLs and paths are read in place.
+Each shard is indexed once (:mod:`srdistill.data.shard_index`) and then read like an image
+folder: item ``i`` is one ``pread`` from its shard. So the data set is map-style, and training's
+batch sampler gives every process and loader worker its own samples (each sample once per epoch)
+and resumes mid-epoch exactly, as with image folders. Shards named by a URL (anything
+``webdataset.gopen`` opens: ``pipe:``, ``http(s)``, ``gs``, ``hf``…) are first copied into
+``cache_dir``; ``file://`` URLs and paths are read in place. Needs webdataset (the ``shards`` extra).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
-import tarfile
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -29,14 +26,23 @@ from pydantic import Field
 from torch.utils.data import Dataset
 
 from srdistill.data.base import DataInfo, DatasetConfig, Splits, labelled_splits
-from srdistill.data.image_folder import class_names, decode, image_extensions
+from srdistill.data.image_folder import class_names, decode
+from srdistill.data.shard_index import ShardIndex, index_shard
 from srdistill.errors import UserError
 
-INDEX_VERSION = 1
 #: shard files kept open per process; each is reopened on demand (a long list must not exhaust fds)
 OPEN_FILES = 64
-#: webdataset's sample key: the member's folder and name up to the first dot of the name
-KEY = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
+
+
+def need_webdataset(what: str) -> None:
+    """A clear error when webdataset (which brings braceexpand) is not installed."""
+    try:
+        import webdataset  # noqa: F401
+    except ImportError:
+        raise UserError(
+            f"{what} needs the webdataset package, which is not installed.",
+            "pip install 'srdistill[shards]' (or pip install webdataset).",
+        ) from None
 
 
 class ShardsConfig(DatasetConfig):
@@ -62,29 +68,21 @@ class ShardsConfig(DatasetConfig):
 
 
 def expand(spec: str | list[str]) -> list[str]:
-    """Shard names of a spec: each ``{a..b}`` (zero padding kept) and ``{x,y}`` expanded, in order."""
-    specs = [spec] if isinstance(spec, str) else list(spec)
+    """Shard names of a spec: each ``{a..b}`` (zero padding kept) and ``{x,y}`` expanded, in order
+    (webdataset's own brace expansion, the ``braceexpand`` package)."""
+    need_webdataset("The shards data set")
+    from braceexpand import UnbalancedBracesError, braceexpand
+
     out: list[str] = []
-    for item in specs:
-        out.extend(_braces(item))
+    for item in [spec] if isinstance(spec, str) else spec:
+        try:
+            names = list(braceexpand(item))
+        except UnbalancedBracesError:
+            names = [item]
+        if any("{" in n or "}" in n for n in names):
+            raise UserError(f"Cannot expand the braces in shard name {item}.", "Use {000000..000099} or {a,b}.")
+        out.extend(names)
     return out
-
-
-def _braces(text: str) -> list[str]:
-    match = re.search(r"\{([^{}]*)\}", text)
-    if match is None:
-        return [text]
-    head, body, tail = text[: match.start()], match.group(1), text[match.end() :]
-    numbers = re.fullmatch(r"(\d+)\.\.(\d+)", body)
-    if numbers:
-        lo, hi = numbers.groups()
-        width = len(lo) if lo.startswith("0") or len(lo) == len(hi) else 0
-        choices = [str(n).zfill(width) for n in range(int(lo), int(hi) + 1)]
-    elif "," in body:
-        choices = body.split(",")
-    else:
-        raise UserError(f"Cannot expand '{{{body}}}' in shard name {text}.", "Use {000000..000099} or {a,b}.")
-    return [name for choice in choices for name in _braces(head + choice + tail)]
 
 
 def is_url(name: str) -> bool:
@@ -111,13 +109,10 @@ def local_copy(name: str, cache: Path) -> Path:
 
 
 def _fetch(url: str, target: Path) -> None:
-    try:
-        from webdataset import gopen
-    except ImportError:
-        raise UserError(
-            f"Shard {url} is a URL, and reading URLs needs the webdataset package.",
-            "pip install webdataset (srdistill's `shards` extra), or copy the shards to a local path.",
-        ) from None
+    # webdataset.cache.download would do, but it leaves its temporary file behind when a fetch
+    # fails and does not fsync: a killed copy must never pass for a whole shard
+    from webdataset import gopen
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -133,112 +128,6 @@ def _fetch(url: str, target: Path) -> None:
             f"Could not fetch shard {url}: {e}",
             "Check the URL (webdataset.gopen opens it: pipe:CMD, http(s)://, gs://, ...) or use a local path.",
         ) from None
-
-
-# -- indexing -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShardIndex:
-    """Where each sample's image lies in one shard, and its label."""
-
-    path: str
-    keys: list[str]
-    offsets: list[int]
-    sizes: list[int]
-    labels: list[int]
-    classes: dict[int, str]  # label -> class name, where the shard names it
-
-
-def index_shard(path: Path, cache: Path, name: str) -> ShardIndex:
-    """The index of the shard at ``path`` (``name`` is what the recipe called it), cached by path, size, mtime."""
-    try:
-        stat = path.stat()
-        if not path.is_file():
-            raise FileNotFoundError(path)
-    except OSError:
-        raise UserError(
-            f"Shard not found: {name}" + (f" (read from {path})" if str(path) != name else ""),
-            "Fix the shard list in the recipe (data.train / data.val / data.test), or pack the shards with "
-            "`srdistill shards`.",
-        ) from None
-    ident = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{INDEX_VERSION}"
-    cached = cache / "index" / f"{hashlib.sha256(ident.encode()).hexdigest()[:24]}.json"
-    if cached.is_file():
-        try:
-            data = json.loads(cached.read_text(encoding="utf-8"))
-            return ShardIndex(str(path), *(data[k] for k in ("keys", "offsets", "sizes", "labels")),
-                              classes={int(k): v for k, v in data["classes"].items()})  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged cache entry is rebuilt
-    try:
-        index = _scan_tar(path, name, stat.st_size)
-    except OSError as e:
-        raise UserError(f"Cannot read shard {name}: {e.strerror or e}.", "Check the file's permissions.") from None
-    _write_json(cached, {"keys": index.keys, "offsets": index.offsets, "sizes": index.sizes,
-                         "labels": index.labels, "classes": index.classes})  # fmt: skip
-    return index
-
-
-def _scan_tar(path: Path, name: str, file_size: int) -> ShardIndex:
-    fix = "Re-create the shard (e.g. with `srdistill shards`), or leave it out of the shard list."
-    with path.open("rb") as f:
-        if f.read(2) == b"\x1f\x8b":
-            raise UserError(f"Shard {name} is gzip-compressed; shards are read by random access.", "gunzip it.")
-    members: dict[str, dict[str, Any]] = {}
-    images = set(image_extensions())
-    try:
-        with tarfile.open(path, mode="r:") as tar:
-            for info in tar:
-                match = KEY.match(info.name)
-                if not info.isfile() or match is None:
-                    continue
-                key, ext = match.group(1), match.group(2).lower()
-                if info.offset_data + info.size > file_size:
-                    raise UserError(f"Shard {name} is truncated: {info.name} runs past the end of the file.", fix)
-                sample = members.setdefault(key, {})
-                if f".{ext}" in images:
-                    sample["image"] = (info.offset_data, info.size, info.name)
-                elif ext in ("cls", "json"):
-                    sample[ext] = tar.extractfile(info).read()  # type: ignore[union-attr]
-    except tarfile.TarError as e:
-        raise UserError(f"Shard {name} is not a readable tar file ({e}).", fix) from None
-    keys, offsets, sizes, labels, classes = [], [], [], [], {}
-    for key, sample in members.items():
-        if "image" not in sample and "cls" not in sample:
-            continue  # another kind of member (e.g. text only): not a sample of ours
-        if "image" not in sample or "cls" not in sample:
-            missing = "an image" if "image" not in sample else "a .cls label"
-            raise UserError(f"Sample {key} in shard {name} has no {missing}.", fix)
-        try:
-            label = int(sample["cls"].decode().strip())
-        except ValueError:
-            raise UserError(f"Sample {key} in shard {name}: its .cls is not a class index.", fix) from None
-        offset, size, member = sample["image"]
-        keys.append(member)
-        offsets.append(offset)
-        sizes.append(size)
-        labels.append(label)
-        if "json" in sample:
-            try:
-                name_of = json.loads(sample["json"]).get("class")
-            except (ValueError, AttributeError):
-                name_of = None
-            if isinstance(name_of, str):
-                classes[label] = name_of
-    if not keys:
-        raise UserError(f"Shard {name} holds no samples (<key>.<image type> with <key>.cls).", fix)
-    return ShardIndex(str(path), keys, offsets, sizes, labels, classes)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # an unwritable cache only costs indexing again next time
 
 
 # -- reading ------------------------------------------------------------------------------------------

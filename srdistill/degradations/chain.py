@@ -38,6 +38,13 @@ class Chain(nn.Module):
             size = step.output_size(size) if hasattr(step, "output_size") else size
         return size
 
+    def training_target(self, images: torch.Tensor) -> torch.Tensor:
+        from srdistill.degradations import training_target
+
+        for step in self.steps:
+            images = training_target(step, images)
+        return images
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         for step in self.steps:
             images = step(images)

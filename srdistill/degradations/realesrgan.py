@@ -3,13 +3,14 @@
 Blur (random kernels), random resize, Gaussian or Poisson noise and JPEG, applied twice, then the
 resize to the target size with an optional sinc filter, as ``RealESRNetModel.feed_data`` and
 ``RealESRGANDataset`` do. Option names and defaults are those of Real-ESRGAN's
-``options/train_realesrnet_x4plus.yml``. Two differences, both because a degradation here maps
-one batch of originals to one batch of inputs:
-
-* every sample draws its own kernels, resize, noise and JPEG quality from its own seed (Real-ESRGAN
-  shares the resize across a batch and mixes batches through a pool of past samples instead);
-  the seeds come from torch's generator, so a seeded or resumed run degrades identically;
-* ``gt_usm`` sharpens the image that is degraded, not the target the losses compare against.
+``options/train_realesrnet_x4plus.yml``, ``gt_usm: true`` included: in training the originals are
+USM-sharpened first, and the sharpened image is both what is degraded and what the losses (and
+the teacher) compare the SR image with (:meth:`RealESRGANDegradation.training_target`);
+evaluation compares with the original itself, as Real-ESRGAN validates on unsharpened images.
+One difference, because a degradation here maps one batch of originals to one batch of inputs:
+every sample draws its own kernels, resize, noise and JPEG quality from its own seed (Real-ESRGAN
+shares the resize across a batch and mixes batches through a pool of past samples instead); the
+seeds come from torch's generator, so a seeded or resumed run degrades identically.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class RealESRGANConfig(ComponentConfig):
     type: Literal["realesrgan"]
     scale: float = Field(4.0, ge=1, description="Output side = original side / scale (rounded half up).")
     gt_usm: bool = Field(
-        False, description="USM-sharpen the original before degrading it (the loss target stays unsharpened)."
+        True, description="In training, USM-sharpen the originals: the image degraded and the loss target alike."
     )
     # the first degradation
     resize_prob: UpDownKeep = Field((0.2, 0.7, 0.1), description="Probabilities of up, down, keep.")
@@ -161,13 +162,20 @@ class RealESRGANDegradation(nn.Module):
         return scaled_size(size, 1.0 / self.cfg.scale)
 
     @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if self.cfg.gt_usm and min(images.shape[-2:]) < USM_MIN_SIDE:
+    def training_target(self, images: torch.Tensor) -> torch.Tensor:
+        """What training degrades and compares with: the originals, USM-sharpened when ``gt_usm``."""
+        if not self.cfg.gt_usm:
+            return images
+        if min(images.shape[-2:]) < USM_MIN_SIDE:
             raise UserError(
                 f"degradation.gt_usm needs images of at least {USM_MIN_SIDE} pixels a side; these are "
                 f"{images.shape[-2]}×{images.shape[-1]}.",
                 "Set degradation.gt_usm: false for images this small.",
             )
+        return self.usm(images.float()).to(images.dtype)
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         seeds = torch.randint(0, 2**31 - 1, (images.shape[0],)).tolist()  # torch's generator: seeded, resumable
         grey = images.shape[1] == 1
         out = []
@@ -187,8 +195,6 @@ class RealESRGANDegradation(nn.Module):
         c = self.cfg
         h, w = x.shape[-2:]
         kernel1, kernel2, sinc = self._kernels(x.device)
-        if c.gt_usm:
-            x = self.usm(x)
 
         def blur(img: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
             return filter2D(img, _fit(kernel, *img.shape[-2:]))

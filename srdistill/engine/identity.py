@@ -8,6 +8,8 @@ Two resolved recipes describe the same run when
 
 Fields only the saved recipe has (removed since) are ignored. So upgrading srdistill never turns
 an unfinished run into "a different recipe", while any setting that changes the run does.
+Settings that only say where and how often a run is logged (:data:`LOGGING`) are not part of it:
+switching W&B to offline after it failed to start, say, continues the run.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from pydantic import ValidationError
 
 from srdistill.recipe.schema import Recipe, recipe_model
 
+#: what only decides where and how often a run is logged, never what it computes
+LOGGING = ("wandb", "train.tensorboard", "train.log_every")
+
 
 def differences(saved: dict[str, Any], recipe: Recipe) -> list[str]:
     """What differs between the ``saved`` resolved recipe and ``recipe``, one ``key: old → new`` each."""
     now = recipe.model_dump(mode="json")
-    old_flat, new_flat = _flatten(saved), _flatten(now)
+    old_flat, new_flat = _without_logging(_flatten(saved)), _without_logging(_flatten(now))
     found = []
     for key in sorted(old_flat.keys() & new_flat.keys()):
         if old_flat[key] != new_flat[key]:
@@ -50,6 +55,10 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             out |= _flatten(v, f"{prefix}{i}.")
         return out
     return {prefix.rstrip("."): data}
+
+
+def _without_logging(flat: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in flat.items() if not any(k == p or k.startswith(f"{p}.") for p in LOGGING)}
 
 
 def _under_leaf(key: str, flat: dict[str, Any]) -> bool:

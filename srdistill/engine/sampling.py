@@ -15,7 +15,10 @@ class EpochBatches(Sampler[list[int]]):
     number of processes; process ``r`` of ``w`` takes positions ``r, r + w, ...``. So the
     samples of global batch ``k`` are the same with one process or several, and a run resumed
     at batch ``k`` reads exactly the batches it would have read. The last partial batch is
-    dropped when shuffling (training) and kept otherwise.
+    dropped when shuffling (training) and kept otherwise: the samples dropped in an epoch are
+    the last ``n mod batch`` of that epoch's permutation (and, with several processes, the last
+    ``n mod world`` before it is dealt out), so they change from epoch to epoch and every sample
+    is trained on over a few epochs.
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1) -> None:

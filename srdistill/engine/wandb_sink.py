@@ -37,7 +37,7 @@ class WandbSink:
                 project=cfg.project,
                 entity=cfg.entity,
                 name=cfg.name or config.get("name"),
-                mode=cfg.mode,
+                mode=cfg.mode,  # None: wandb's own default (WANDB_MODE, else online)
                 tags=list(cfg.tags),
                 config=config,
                 id=_run_id(run_path),
@@ -47,7 +47,8 @@ class WandbSink:
         except Exception as e:  # wandb raises its own types (no API key, no network, bad entity)
             raise UserError(
                 f"W&B could not start a run in project '{cfg.project}': {e}",
-                "Run `wandb login` (or set WANDB_API_KEY), or set wandb.mode=offline and `wandb sync` later.",
+                "Run `wandb login` (or set WANDB_API_KEY), or log offline and `wandb sync` later: WANDB_MODE=offline "
+                "or --set wandb.mode=offline (the run continues where it stopped).",
             ) from None
         # a resumed run re-logs steps after its snapshot: a custom step axis accepts them
         self.run.define_metric(STEP)

@@ -184,9 +184,11 @@ def save_image(image: Image.Image, path: Path) -> None:
 
 
 def check_tiling(tile: int | None, overlap: int, scale: float | None) -> None:
-    if overlap < 0 or (tile is not None and (tile < 8 or overlap >= tile)):
+    if overlap < 0:
+        raise UserError(f"--overlap {overlap}: the context around each tile cannot be negative.", "E.g. --overlap 16.")
+    if tile is not None and (tile < 8 or overlap >= tile):
         raise UserError(
-            f"--tile {tile} --overlap {overlap}: need tile ≥ 8 and 0 ≤ overlap < tile.", "E.g. --tile 256 --overlap 16."
+            f"--tile {tile} --overlap {overlap}: need tile ≥ 8 and overlap < tile.", "E.g. --tile 256 --overlap 16."
         )
     if scale is not None and not (math.isfinite(scale) and scale > 0):
         raise UserError(f"--scale {scale}: need a positive number.", "E.g. --scale 3.125 (1 / 0.32).")

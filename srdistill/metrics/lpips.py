@@ -1,9 +1,11 @@
 """LPIPS (Zhang et al. 2018): perceptual distance of SR to the original, lower is better.
 
-torchmetrics' LPIPS network with the AlexNet backbone, as traiNNer-redux and SR4IR report it.
-Its linear layers ship inside torchmetrics; the backbone is torchvision's ImageNet AlexNet, read
-from torch's hub cache (where torchvision keeps it) or from the file ``SRDISTILL_LPIPS_BACKBONE``
-names. It is never downloaded here: a missing file is an error that says which file goes where.
+The authors' ``lpips`` package (v0.1, AlexNet), as traiNNer-redux and SR4IR report it. Its linear
+layers ship inside the package; the backbone is torchvision's ImageNet AlexNet, read from torch's
+hub cache (where torchvision keeps it) or from the copy ``SRDISTILL_LPIPS_BACKBONE`` names, its
+SHA-256 prefix checked either way. It is never downloaded here: a missing file is an error that
+says which file goes where. (``lpips`` and torchmetrics would have torchvision fetch the backbone,
+or unpickle the cached file with ``weights_only=False``; it is read here with ``weights_only=True``.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ MIN_SIDE = 31
 
 
 def backbone_file() -> Path:
-    """Where the AlexNet weights are read from: ``$SRDISTILL_LPIPS_BACKBONE``, else torch's hub cache."""
+    """Where the AlexNet weights are read from (``$SRDISTILL_LPIPS_BACKBONE``, else torch's hub cache), checked."""
+    from srdistill.weights import checkpoints_dir, verify
+
+    what = f"torchvision's AlexNet file ({BACKBONE_FILE})"
     if os.environ.get(BACKBONE_ENV):
         path = Path(os.environ[BACKBONE_ENV]).expanduser()
         if not path.is_file():
@@ -36,9 +41,8 @@ def backbone_file() -> Path:
                 f"lpips: {BACKBONE_ENV} names {path}, which is not a file.",
                 f"Point it at torchvision's AlexNet weights ({BACKBONE_FILE}, from {BACKBONE_URL}).",
             )
+        verify(path, BACKBONE_SHA256_PREFIX, what, f"Point {BACKBONE_ENV} at a copy of {BACKBONE_URL}.")
         return path
-    from srdistill.weights import checkpoints_dir, sha256_of
-
     path = checkpoints_dir() / BACKBONE_FILE
     if not path.is_file():
         raise UserError(
@@ -48,36 +52,33 @@ def backbone_file() -> Path:
             "`python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\"` fills that cache; "
             f"TORCH_HOME moves it), or set {BACKBONE_ENV} to a copy of the file.",
         )
-    found = sha256_of(path)
-    if not found.startswith(BACKBONE_SHA256_PREFIX):
-        raise UserError(
-            f"lpips: {path} is not torchvision's AlexNet file: its SHA-256 is {found}, not {BACKBONE_SHA256_PREFIX}…",
-            f"Delete it and put {BACKBONE_URL} there again (a partial download gives this).",
-        )
+    verify(path, BACKBONE_SHA256_PREFIX, what, f"Delete it and put {BACKBONE_URL} there again (a partial download "
+           "gives this).")  # fmt: skip
     return path
 
 
 def lpips_network(device: torch.device) -> nn.Module:
-    """torchmetrics' LPIPS network (AlexNet), frozen, with the backbone from :func:`backbone_file`."""
-    import torchvision
-    from torchmetrics.functional.image.lpips import _NoTrainLpips
+    """The ``lpips`` package's LPIPS (AlexNet, v0.1), frozen, with the backbone from :func:`backbone_file`."""
+    import warnings
+
+    import lpips
 
     path = backbone_file()
-    features = torchvision.models.alexnet(weights=None).features
-    # only the convolutional part is used: a file without AlexNet's classifier is enough
-    state = {k.removeprefix("features."): v for k, v in read_state_dict(path, "lpips backbone").items()}
-    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-    check_and_load(features, state, f"lpips backbone ({path}), AlexNet's features")
-    # pnet_rand: torchmetrics builds the backbone without fetching it; the linear layers are its own
-    net = _NoTrainLpips(net="alex", pnet_rand=True)
-    weights = features.state_dict()
-    # the backbone's slices keep torchvision's layer numbers: slice2.3.weight is features.3.weight
-    net.net.load_state_dict({k: weights[k.split(".", 1)[1]] for k in net.net.state_dict()})
+    state = read_state_dict(path, "lpips backbone")
+    with warnings.catch_warnings():  # lpips builds its random backbone with torchvision's deprecated pretrained=False
+        warnings.simplefilter("ignore", UserWarning)
+        net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
+    # only AlexNet's features are used (a file without its classifier is enough); the backbone's
+    # slices keep torchvision's layer numbers: slice2.3.weight is features.3.weight
+    features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+    layers = {k: k.split(".", 1)[1] for k in net.net.state_dict()}
+    check_and_load(net.net, {k: features[f] for k, f in layers.items() if f in features},
+                   f"lpips backbone ({path}), AlexNet's features")  # fmt: skip
     return net.eval().requires_grad_(False).to(device)
 
 
 class LPIPS(Metric):
-    """LPIPS with AlexNet (torchmetrics; grey repeated to RGB); 0 for identical images, lower is better."""
+    """LPIPS with AlexNet (the ``lpips`` package; grey repeated to RGB); 0 for identical images, lower is better."""
 
     higher_is_better = False
     against_original = True

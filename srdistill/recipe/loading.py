@@ -16,6 +16,7 @@ from srdistill.errors import UserError
 from srdistill.recipe.judge_specs import add_judges
 from srdistill.recipe.schema import COMPONENT_SECTIONS, Recipe, recipe_model
 from srdistill.recipe.train import FITS, fit_models
+from srdistill.recipe.unique_keys import DUPLICATE, parse_yaml
 from srdistill.registry import did_you_mean
 
 RECIPE_FIX = "Fix the keys above; `srdistill list` shows component names and recipes/ has complete examples."
@@ -38,43 +39,6 @@ def load_recipe(path: Path | str, overrides: Sequence[str] = (), judges: Sequenc
     apply_overrides(raw, overrides, str(path))
     add_judges(raw, judges, str(path))
     return validate_recipe(raw, str(path))
-
-
-DUPLICATE = "appears twice"
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader, except that a key given twice in one mapping (at any depth) is an error.
-
-    Plain YAML keeps the last value silently, so a second ``train:`` section would replace the
-    first without a word.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`, whose keys the mapping may override
-                continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-            line = key_node.start_mark.line + 1
-            try:
-                first = seen.get(key)
-                seen.setdefault(key, line)
-            except TypeError:  # an unhashable key; the base class reports it
-                continue
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping",
-                    node.start_mark,
-                    f"the key '{key}' {DUPLICATE} (lines {first} and {line}); YAML would keep only the last one",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml(text: str) -> Any:
-    """``text`` parsed as YAML, refusing duplicate keys (:class:`UniqueKeyLoader`)."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: builds plain values only
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -177,7 +141,9 @@ def describe_error(err: Any, raw: dict[str, Any], model: type[BaseModel]) -> str
     if kind in ("union_tag_invalid", "union_tag_not_found") or (
         kind == "literal_error" and path and path[-1] == "type"
     ):
-        registry = catalog().registries()[COMPONENT_SECTIONS.get(section, "datasets")]
+        # the innermost component section: compare.judges.0.teacher.type is a teacher's type
+        inner = next((str(p) for p in reversed(path) if str(p) in COMPONENT_SECTIONS), section)
+        registry = catalog().registries()[COMPONENT_SECTIONS.get(inner, "datasets")]
         known = registry.names()
         if kind == "union_tag_not_found":
             return f"{where}: missing 'type'; one of: {', '.join(known)}"

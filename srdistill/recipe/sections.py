@@ -159,7 +159,7 @@ class WandbConfig(Section):
     project: str = Field(min_length=1, description="W&B project.")
     entity: str | None = Field(None, description="W&B team or user; default your default entity.")
     name: str | None = Field(None, description="Run name in W&B; default the recipe's name.")
-    mode: Literal["online", "offline", "disabled"] = Field(
-        "online", description="offline writes the run locally (`wandb sync` uploads it later)."
+    mode: Literal["online", "offline", "disabled"] | None = Field(
+        None, description="offline writes the run locally (`wandb sync` uploads it later); default WANDB_MODE."
     )
     tags: tuple[str, ...] = Field((), description="Tags of the W&B run.")

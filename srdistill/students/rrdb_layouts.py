@@ -1,12 +1,13 @@
-"""RRDB checkpoints in the layouts found in the wild, converted to basicsr's ``RRDBNet`` keys.
+"""RRDB checkpoints in every layout found in the wild, as basicsr ``RRDBNet`` keys and sizes.
 
-* ``basicsr``: BasicSR / Real-ESRGAN (``conv_first``, ``body.N.rdb1.conv1``, ``conv_body``,
-  ``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``), usually under ``params_ema``/``params``.
-* ``esrgan``: the ESRGAN repository's current architecture file (``RRDB_trunk.N.RDB1.conv1``,
-  ``trunk_conv``, ``upconv1``, ``upconv2``, ``HRconv``).
-* ``esrgan_old``: the original ESRGAN release, a ``Sequential`` (``model.0``,
-  ``model.1.sub.N.RDB1.conv1.0``, ``model.1.sub.<num_block>`` (trunk conv), ``model.3``,
-  ``model.6``, ``model.8``, ``model.10``), e.g. ``RRDB_ESRGAN_x4.pth`` as first published.
+* basicsr (BasicSR, Real-ESRGAN and srdistill's own students: ``conv_first``,
+  ``body.N.rdb1.conv1``, ``conv_body``, ``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``) is
+  read as it is, its sizes off its shapes: spandrel builds every RRDB with dense blocks 32
+  channels wide, while srdistill's students may use any ``num_grow_ch``.
+* Every other layout (the ESRGAN repository's original ``Sequential`` ``model.N`` release, its
+  later ``RRDB_trunk`` names, BSRGAN/RealSR, ...) is read by spandrel, as chaiNNer and ComfyUI
+  read it, into spandrel's ESRGAN network; that network registers its parameters in the order
+  of basicsr's ``RRDBNet``, so they are renamed by position, every shape checked.
 
 The architecture (channels, widths, block count, scale) is read off the weights, so a recipe can
 leave it out.
@@ -14,75 +15,56 @@ leave it out.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
+from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.errors import UserError
 
-Layout = str
-
-#: basicsr key (a ``re.sub`` template) <- its key in the esrgan and in the esrgan_old layout (patterns);
-#: each is followed by ``.weight`` or ``.bias``
-_KEYS = (
-    (r"conv_first", r"conv_first", r"model\.0"),
-    (r"body.\1.rdb\2.conv\3", r"RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)", r"model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0"),
-    (r"conv_body", r"trunk_conv", r"model\.1\.sub\.\d+"),
-    (r"conv_up1", r"upconv1", r"model\.3"),
-    (r"conv_up2", r"upconv2", r"model\.6"),
-    (r"conv_hr", r"HRconv", r"model\.8"),
-    (r"conv_last", r"conv_last", r"model\.10"),
-)
-_RULES = {
-    layout: [(re.compile(rf"^{row[column]}\.(?P<param>weight|bias)$"), rf"{row[0]}.\g<param>") for row in _KEYS]
-    for column, layout in ((1, "esrgan"), (2, "esrgan_old"))
-}
+#: spandrel's width of the dense blocks (its RRDBNet takes no other)
+SPANDREL_GROW = 32
 
 
-def detect_layout(state: Mapping[str, torch.Tensor], source: str = "weights") -> Layout:
-    """``basicsr``, ``esrgan`` or ``esrgan_old``; a :class:`UserError` for anything else.
-
-    ``source`` names the file and where it was given (``student.weights (path)``) in errors.
-    """
-    keys = set(state)
-    if "conv_first.weight" in keys and any(k.startswith("body.") for k in keys):
-        return "basicsr"
-    if "conv_first.weight" in keys and any(k.startswith("RRDB_trunk.") for k in keys):
-        return "esrgan"
-    if "model.0.weight" in keys and any(k.startswith("model.1.sub.") for k in keys):
-        return "esrgan_old"
-    sample = ", ".join(sorted(keys)[:4])
-    raise UserError(
-        f"{source} is not an RRDB network in a known layout (first keys: {sample}).",
-        "Use an ESRGAN, BasicSR or Real-ESRGAN RRDB checkpoint (RRDBNet), or the student checkpoint "
-        "that srdistill train wrote.",
-    )
+def is_basicsr(state: Mapping[str, torch.Tensor]) -> bool:
+    return "conv_first.weight" in state and any(k.startswith("body.") for k in state)
 
 
 def to_basicsr(state: Mapping[str, torch.Tensor], source: str = "weights") -> dict[str, torch.Tensor]:
-    """``state`` with its keys renamed to basicsr's ``RRDBNet`` layout (``source`` as in :func:`detect_layout`)."""
-    layout = detect_layout(state, source)
-    if layout == "basicsr":
+    """``state`` with basicsr's ``RRDBNet`` keys; ``source`` names the file and where it was given in errors."""
+    if is_basicsr(state):
         return dict(state)
-    rules = _RULES[layout]
-    out: dict[str, torch.Tensor] = {}
-    unknown = []
-    for key, value in state.items():
-        for pattern, repl in rules:
-            if pattern.match(key):
-                out[pattern.sub(repl, key)] = value
-                break
-        else:
-            unknown.append(key)
-    if unknown:
-        raise UserError(
-            f"{source}: RRDB weights in the {layout} layout have keys that layout does not have: "
-            f"{', '.join(unknown[:5])}",
-            "The file mixes layouts or is not an RRDB network.",
-        )
-    return out
+    import spandrel
+
+    fix = ("Use an ESRGAN, BasicSR or Real-ESRGAN RRDB checkpoint (RRDBNet), the student checkpoint that "
+           "srdistill train wrote, or student type: spandrel for other architectures.")  # fmt: skip
+    try:
+        found = spandrel.ModelLoader().load_from_state_dict(dict(state))
+    except spandrel.UnsupportedModelError:
+        sample = ", ".join(sorted(state)[:4])
+        raise UserError(f"{source} is not an RRDB network in a known layout (first keys: {sample}).", fix) from None
+    except Exception as e:  # spandrel took it for ESRGAN, but the weights do not fit its network
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{source}: spandrel could not read these RRDB weights: {first}", fix) from None
+    if found.architecture.id != "ESRGAN":
+        raise UserError(f"{source} holds a {found.architecture.name} network, not an RRDB.", fix)
+    sizes = found.model.hyperparameters
+    if sizes["plus"] or sizes["scale"] != 4:
+        what = "an ESRGAN+" if sizes["plus"] else f"a ×{sizes['scale']} ESRGAN"
+        raise UserError(f"{source} holds {what} network, which basicsr's RRDBNet (×4 upsampling) cannot hold.", fix)
+    shuffle = sizes["shuffle_factor"] or 1
+    net = rrdbnet_class()(found.input_channels, found.output_channels, num_feat=sizes["num_filters"],
+                          num_block=sizes["num_blocks"], num_grow_ch=SPANDREL_GROW, scale=4 // shuffle)  # fmt: skip
+    ours, theirs = net.state_dict(), found.model.state_dict()
+    if len(state) != len(theirs):  # spandrel drops what it does not know
+        raise UserError(f"{source}: {len(state) - len(theirs)} of its {len(state)} tensors are not part of the "
+                        "ESRGAN network spandrel reads (a file that mixes layouts?).", fix)  # fmt: skip
+    pairs = list(zip(ours.items(), theirs.values(), strict=True))
+    wrong = [key for (key, mine), value in pairs if mine.shape != value.shape]
+    if wrong:  # a change of parameter order in spandrel would show here
+        raise UserError(f"{source}: spandrel's ESRGAN and basicsr's RRDBNet differ at {', '.join(wrong[:3])}.", fix)
+    return {key: value for (key, _), value in pairs}
 
 
 @dataclass(frozen=True)

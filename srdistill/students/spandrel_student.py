@@ -36,13 +36,8 @@ class SpandrelConfig(LearnedStudentConfig):
 
 
 def build_spandrel(cfg: SpandrelConfig, info: DataInfo) -> SuperResolver:
-    try:
-        import spandrel
-    except ImportError:
-        raise UserError(
-            "student 'spandrel' needs the spandrel package, which is not installed.",
-            "pip install 'srdistill[spandrel]' (or pip install spandrel).",
-        ) from None
+    import spandrel
+
     state = read_state_dict(cfg.weights, "student.weights")  # read safely; spandrel only sees tensors
     try:
         found = spandrel.ModelLoader().load_from_state_dict(state)

@@ -12,9 +12,9 @@ from torch import nn
 from srdistill.checkpoints import check_and_load, read_state_dict
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
+from srdistill.hf_hub import check_hf_ref, hf_file, hf_pretrained_cfg, is_hf_ref, timm_hub_ref
 from srdistill.registry import did_you_mean
 from srdistill.teachers.base import Teacher, TeacherConfig
-from srdistill.weights import check_hf_ref, hf_file, hf_pretrained_cfg, is_hf_ref, timm_hub_ref
 
 
 class TimmTeacherConfig(TeacherConfig):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch.utils.data import Subset
 
 from srdistill.catalog import catalog
@@ -223,3 +224,19 @@ def test_jpeg_draft_decoding_covers_hr_size(tmp_path) -> None:
     a, b = fast[0][0].float(), exact[0][0].float()
     assert a.shape == b.shape == (3, 64, 64)
     assert (a - b).abs().mean() < 3.0  # out of 255
+
+
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped(tmp_path: Path) -> None:
+    from srdistill.data.image_folder import decode
+
+    pixels = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    Image.fromarray(pixels).save(tmp_path / "deep.png")
+    image = decode(str(tmp_path / "deep.png"), 32, "L")
+    assert torch.equal(image[0], torch.from_numpy(np.round(pixels / 257.0).astype(np.uint8)))
+
+
+def test_floating_point_images_are_unreadable_not_guessed(tmp_path: Path) -> None:
+    from srdistill.data.image_folder import FolderImages
+
+    Image.fromarray(np.full((32, 32), 0.5, dtype=np.float32)).save(tmp_path / "float.tif")
+    assert FolderImages([(str(tmp_path / "float.tif"), 0)], 32, 1)[0] == (None, str(tmp_path / "float.tif"))

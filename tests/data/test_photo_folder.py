@@ -128,3 +128,62 @@ def test_bad_folders(tmp_path: Path, photos: Path) -> None:
         build_photo_folder(config(tmp_path))
     with pytest.raises(UserError, match="too few for a training"):
         build_photo_folder(config(photos, val_fraction=0.5, test_fraction=0.5))
+
+
+def sixteen_bit_png(path: Path, side: int = 50) -> np.ndarray:
+    """A grey 16-bit PNG whose values span 0..65535 (PIL opens it as mode I;16); returns its pixels."""
+    pixels = np.linspace(0, 65535, side * side).reshape(side, side).astype(np.uint16)
+    Image.fromarray(pixels).save(path)
+    assert Image.open(path).mode == "I;16"
+    return pixels
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped(tmp_path: Path, channels: int) -> None:
+    pixels = sixteen_bit_png(tmp_path / "deep.png")
+    image, _ = build_photo_folder(config(tmp_path, test_fraction=1.0, channels=channels)).test[0]
+    expected = torch.from_numpy(np.round(pixels / 257.0).astype(np.uint8))
+    assert image.shape == (channels, 50, 50)
+    assert all(torch.equal(image[c], expected) for c in range(channels))
+    assert (image == 255).float().mean() < 0.01  # clipping made 99.6% of them white
+
+
+def test_an_image_smaller_than_one_multiple_is_skipped_and_named(tmp_path: Path) -> None:
+    Image.new("RGB", (1, 1), (10, 200, 10)).save(tmp_path / "dot.png")
+    Image.new("RGB", (60, 24), (10, 200, 10)).save(tmp_path / "strip.png")  # 24 < 25 on one side
+    splits = build_photo_folder(config(tmp_path, test_fraction=1.0))
+    for dataset in (splits.train, splits.test):  # training crops and evaluation images alike
+        names = sorted(str(dataset[i][1]) for i in range(len(dataset)) if dataset[i][0] is None)
+        assert len(names) == len(dataset)
+        assert f"{tmp_path / 'dot.png'} (1×1: smaller than 25×25, data.multiple)" in names
+        assert f"{tmp_path / 'strip.png'} (60×24: smaller than 25×25, data.multiple)" in names
+
+
+def test_a_training_run_lists_too_small_photos_in_bad_files(cli, make_recipe, tmp_path: Path) -> None:
+    import yaml
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (60, 75, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    Image.new("RGB", (1, 1)).save(photos / "dot.png")
+    recipe = make_recipe(
+        tmp_path,
+        data={
+            "type": "photo_folder",
+            "root": str(photos),
+            "train_crop": 50,
+            "crops_per_image": 2,
+            "test_fraction": 1.0,
+        },
+        teacher={"type": "timm", "model": "test_resnet", "num_classes": 10, "input_size": 32, "crop_pct": 1.0},
+        train={"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 4, "val_batch_size": 1},
+    )
+    path = tmp_path / "photos.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = cli("train", path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "tiny" / "bad_files.txt").read_text().splitlines() == [
+        f"{photos / 'dot.png'} (1×1: smaller than 25×25, data.multiple)"
+    ]

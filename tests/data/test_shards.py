@@ -52,8 +52,9 @@ def by_file(dataset: ShardImages) -> dict[str, tuple[torch.Tensor, int]]:
 def test_brace_patterns_expand_in_order() -> None:
     assert expand("a-{008..011}.tar") == ["a-008.tar", "a-009.tar", "a-010.tar", "a-011.tar"]
     assert expand(["x-{a,b}-{1..2}", "y"]) == ["x-a-1", "x-a-2", "x-b-1", "x-b-2", "y"]
-    with pytest.raises(UserError, match="Cannot expand"):
-        expand("a-{1-3}.tar")
+    for bad in ("a-{1-3}.tar", "a-{1..3.tar"):
+        with pytest.raises(UserError, match="Cannot expand the braces"):
+            expand(bad)
 
 
 def test_packs_every_image_once_with_classes_mixed(image_tree: Path, shards: dict[str, str]) -> None:
@@ -94,7 +95,7 @@ def test_fractions_are_class_balanced(shards: dict[str, str], tmp_path: Path) ->
 def test_the_index_is_cached_and_rebuilt_when_the_shard_changes(
     image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import srdistill.data.shards as module
+    import srdistill.data.shard_index as module
 
     packed = {s: pack(image_tree / s, tmp_path / s, max_count=50).pattern for s in ("train", "val")}
     build(packed, tmp_path / "cache")
@@ -148,7 +149,7 @@ def _bad_shard(kind: str, folder: Path, good: Path) -> tuple[str, str]:
         return str(path), "Shard not found"
     if kind == "folder":
         path.mkdir()
-        return str(path), "Shard not found"
+        return str(path), "is a folder, not a tar file; it holds no .tar files"
     if kind == "not_a_tar":
         path.write_bytes(os.urandom(4096))
         return str(path), "is not a readable tar file"
@@ -160,7 +161,7 @@ def _bad_shard(kind: str, folder: Path, good: Path) -> tuple[str, str]:
         return str(path), "gzip-compressed"
     if kind == "no_label":
         _tar_with(path, {"a.jpg": b"\xff\xd8", "b.jpg": b"\xff\xd8", "b.cls": b"1"})
-        return str(path), "Sample a in shard"
+        return str(path), "Sample a in shard .* lacks a .cls label"
     if kind == "bad_label":
         _tar_with(path, {"a.jpg": b"\xff\xd8", "a.cls": b"cat"})
         return str(path), "not a class index"
@@ -177,6 +178,22 @@ def test_bad_shards_name_the_shard(kind: str, shards: dict[str, str], tmp_path: 
     with pytest.raises(UserError, match=words) as e:
         build({**shards, "val": [*expand(shards["val"]), shard]}, tmp_path / "cache")
     assert shard in e.value.problem and e.value.fix
+
+
+def test_a_folder_of_shards_named_as_a_shard_shows_what_it_holds(shards: dict[str, str], tmp_path: Path) -> None:
+    folder = Path(expand(shards["val"])[0]).parent
+    with pytest.raises(UserError, match=r"is a folder, not a tar file; it holds 8 .tar files \(train-000000.tar") as e:
+        build({**shards, "val": str(folder)}, tmp_path / "cache")
+    assert "{000000..000009}.tar" in (e.value.fix or "")
+
+
+def test_shards_are_read_back_by_webdataset_itself(shards: dict[str, str]) -> None:
+    import webdataset as wds
+
+    samples = list(wds.WebDataset(expand(shards["val"]), shardshuffle=False))
+    assert len(samples) == 12
+    assert all({"cls", "json", "__key__"} <= set(s) and ({"png", "jpg"} & set(s)) for s in samples)
+    assert {int(s["cls"]) for s in samples} == {0, 1, 2}
 
 
 def test_a_bad_shard_is_one_screen_in_the_cli(cli, make_recipe, shards: dict[str, str], tmp_path: Path, flatten):
@@ -216,6 +233,20 @@ def test_pack_refuses_to_overwrite_and_replaces_a_longer_set(image_tree: Path, t
     assert [p.read_bytes() for p in again.shards] == [p.read_bytes() for p in done.shards]  # reproducible
 
 
+def test_a_pack_that_fails_half_way_leaves_the_previous_set_whole(image_tree: Path, tmp_path: Path) -> None:
+    pack(image_tree / "val", tmp_path / "s", max_count=5)
+    before = {p: p.read_bytes() for p in existing_shards(tmp_path / "s")}
+
+    def stop(done: int, total: int) -> None:
+        if done == 12:  # two shards written and closed, the third open
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pack(image_tree / "train", tmp_path / "s", max_count=5, overwrite=True, progress=stop)
+    assert {p: p.read_bytes() for p in existing_shards(tmp_path / "s")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in before]  # no temporary file left
+
+
 def test_shards_command(cli, image_tree: Path, tmp_path: Path, flatten) -> None:
     result = cli("shards", image_tree / "train", tmp_path / "out" / "train", "--max-count", "10")
     assert result.exit_code == 0, result.output
@@ -226,6 +257,19 @@ def test_shards_command(cli, image_tree: Path, tmp_path: Path, flatten) -> None:
     assert again.exit_code == 1 and "Pass --overwrite" in flatten(again.output)
     missing = cli("shards", tmp_path / "nowhere", tmp_path / "x")
     assert missing.exit_code == 1 and "Image folder not found" in flatten(missing.output)
+
+
+@pytest.mark.parametrize("inside", [".", "cat", "cat/deeper"])
+def test_pack_refuses_to_write_inside_the_source_tree(cli, image_tree: Path, tmp_path: Path, flatten, inside) -> None:
+    import shutil
+
+    source = tmp_path / "src"
+    shutil.copytree(image_tree / "train", source)
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
+    result = cli("shards", source, source / inside / "shard")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "would be written inside the source folder" in flatten(result.output)
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before  # nothing written, no folder made
 
 
 def shard_recipe(make_recipe, folder: Path, shards: dict[str, Any], **train: Any) -> Path:

@@ -106,10 +106,58 @@ def test_no_noise_no_blur_no_jpeg_settings_give_a_plain_resize() -> None:
 
 
 def test_gt_usm_on_images_too_small_for_its_window_is_an_error() -> None:
+    from srdistill.degradations import training_target
+
     with pytest.raises(UserError, match="gt_usm"):
-        degradation(gt_usm=True)(originals(size=(20, 20)))
+        training_target(degradation(), originals(size=(20, 20)))
+    assert torch.equal(training_target(degradation(gt_usm=False), originals(size=(20, 20))), originals(size=(20, 20)))
     torch.manual_seed(0)
-    assert degradation(gt_usm=True)(originals(size=(32, 32))).shape == (4, 3, 8, 8)
+    assert degradation()(originals(size=(20, 20))).shape == (4, 3, 5, 5)  # evaluation never sharpens
+
+
+def test_gt_usm_is_on_by_default_and_sharpens_with_basicsrs_usm() -> None:
+    """Real-ESRNet's options set gt_usm: True; the target is basicsr's USMSharp of the original."""
+    from basicsr.utils import USMSharp
+
+    from srdistill.degradations import training_target
+    from srdistill.degradations.blur import GaussianBlurConfig
+    from srdistill.degradations.chain import ChainConfig
+
+    assert RealESRGANConfig(type="realesrgan").gt_usm is True
+    hr = originals(size=(32, 32))
+    sharp = training_target(degradation(), hr)
+    assert torch.equal(sharp, USMSharp()(hr)) and not torch.equal(sharp, hr)
+    chain = catalog().degradations.build(
+        ChainConfig(type="chain", steps=[GaussianBlurConfig(type="gaussian_blur"), RealESRGANConfig(type="realesrgan")])
+    )
+    assert torch.equal(training_target(chain, hr), sharp)  # a chain passes it on
+    bicubic = catalog().degradations.build(catalog().degradations.get("bicubic").config(type="bicubic"))
+    assert training_target(bicubic, hr) is hr
+
+
+@pytest.mark.parametrize("gt_usm", [True, False])
+def test_training_degrades_and_compares_with_the_same_sharpened_original(write_recipe, gt_usm: bool) -> None:
+    """As Real-ESRNet: the input is degraded from usm(original), and L1 compares SR with usm(original)."""
+    import torch.nn.functional as F
+    from basicsr.utils import USMSharp
+
+    from srdistill.engine.build import build
+    from srdistill.engine.tasks import TrainBatch, make_task
+    from srdistill.imaging import to_unit
+    from srdistill.recipe.loading import load_recipe
+
+    recipe = load_recipe(
+        write_recipe(degradation={"type": "realesrgan", "gt_usm": gt_usm}, losses=[{"type": "pixel_l1"}])
+    )
+    parts = build(recipe, "train", torch.device("cpu"))
+    task = make_task(recipe, parts)
+    hr = to_unit(torch.stack([parts.data.train[i][0] for i in range(4)]))
+    target = USMSharp()(hr) if gt_usm else hr
+    torch.manual_seed(3)
+    loss = task.forward(TrainBatch(hr, torch.zeros(4, dtype=torch.long), torch.arange(4)), "student")["pixel_l1"]
+    torch.manual_seed(3)
+    sr = parts.student(parts.degradation(target), hr.shape[-2:])
+    assert torch.allclose(loss, F.l1_loss(sr, target), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -77,3 +77,19 @@ def test_a_changed_list_is_a_difference(recipe: Recipe) -> None:
     raw["losses"].append({"type": "pixel_l1", "weight": 0.5})
     found = differences(saved(recipe), validate_recipe(raw))
     assert "losses.1.type: (not set) → 'pixel_l1'" in found
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(wandb={"project": "p", "mode": "offline"}),  # W&B switched on, or its mode changed
+        lambda d: d["train"].update(tensorboard=False),
+        lambda d: d["train"].update(log_every=7),
+    ],
+    ids=["wandb", "tensorboard", "log_every"],
+)
+def test_logging_settings_are_not_part_of_the_run(recipe: Recipe, change) -> None:
+    raw = saved(recipe)
+    change(raw)
+    assert differences(saved(recipe), validate_recipe(raw)) == []
+    assert differences(raw, recipe) == []

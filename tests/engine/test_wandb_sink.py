@@ -105,3 +105,50 @@ def test_a_run_folder_keeps_its_wandb_id(tmp_path: Path) -> None:
     first = _run_id(tmp_path)
     assert first == _run_id(tmp_path) and len(first) == 8
     assert _run_id(tmp_path / "other") != first
+
+
+@pytest.fixture
+def no_wandb_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No API key anywhere wandb looks (environment, ~/.netrc, its settings), and no server to reach;
+    wandb's process-wide settings are dropped before and after, so that it reads this environment."""
+    import wandb
+
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_ENTITY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb_config"))
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb.teardown()
+    yield
+    wandb.teardown()
+
+
+TRAIN = {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 1, "tensorboard": False}
+
+
+def test_wandb_mode_offline_in_the_environment_is_enough(
+    cli, write_recipe, no_wandb_login, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recipe that leaves wandb.mode out follows WANDB_MODE, as wandb's own scripts do."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    result = cli("train", write_recipe(train=TRAIN), "--set", "wandb={project: srdistill-test}")
+    assert result.exit_code == 0, result.output
+    _, config, run = logged(tmp_path)
+    assert run is not None and run.project == "srdistill-test" and config["wandb"]["mode"] is None
+
+
+def test_a_failed_wandb_start_then_offline_continues_the_run(cli, write_recipe, no_wandb_login, tmp_path, flatten):
+    """Logging settings are not part of a run's identity: the run folder a failed start left is reused."""
+    recipe = write_recipe(train=TRAIN)
+    failed = cli("train", recipe, "--set", "wandb={project: srdistill-test}")
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    assert "W&B could not start a run" in flatten(failed.output) and "WANDB_MODE=offline" in flatten(failed.output)
+    assert (tmp_path / "runs" / "tiny" / "recipe.yaml").is_file()  # the run had started
+    again = cli("train", recipe, "--set", "wandb={project: srdistill-test, mode: offline}",
+                "--set", "train.log_every=7")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "runs" / "tiny" / "summary.json").is_file()
+    changed = cli("train", recipe, "--set", "seed=3")  # a setting that changes the run still counts
+    assert changed.exit_code == 1 and "seed: 0 → 3" in flatten(changed.output)

@@ -83,3 +83,20 @@ def test_cli_errors(cli, tmp_path: Path, checkpoint: Path, flatten) -> None:
     result = cli("upscale", checkpoint, tmp_path, tmp_path / "o", "--tile", "16", "--overlap", "16")
     assert result.exit_code == 1 and "overlap < tile" in flatten(result.stderr)
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("tile", "overlap", "message"),
+    [
+        (None, -3, "--overlap -3: the context around each tile cannot be negative."),
+        (4, 0, "--tile 4 --overlap 0: need tile ≥ 8 and overlap < tile."),
+        (16, 16, "--tile 16 --overlap 16: need tile ≥ 8 and overlap < tile."),
+    ],
+)
+def test_bad_tiling_names_what_was_given(tile: int | None, overlap: int, message: str) -> None:
+    from srdistill.errors import UserError
+    from srdistill.inference.upscale import check_tiling
+
+    with pytest.raises(UserError) as e:
+        check_tiling(tile, overlap, None)
+    assert e.value.problem == message and "None" not in e.value.problem

@@ -1,4 +1,4 @@
-"""LPIPS: torchmetrics' AlexNet LPIPS with its backbone from a local file or torch's hub cache."""
+"""LPIPS: the lpips package's AlexNet LPIPS with its backbone from a checked local file or torch's hub cache."""
 
 from __future__ import annotations
 
@@ -60,8 +60,23 @@ def test_grey_images_are_repeated_to_rgb(lpips_backbone, no_download) -> None:
     assert torch.allclose(LPIPS().per_image(batch(grey, sr)), rgb)
 
 
+def test_the_same_numbers_as_torchmetrics_lpips_on_the_same_backbone(lpips_backbone: Path) -> None:
+    """An independent implementation (torchmetrics') given the same backbone gives the same distances."""
+    from torchmetrics.functional.image.lpips import _NoTrainLpips
+
+    reference = _NoTrainLpips(net="alex", pnet_rand=True).eval()
+    state = torch.load(lpips_backbone, weights_only=True)
+    reference.net.load_state_dict({k: state[f"features.{k.split('.', 1)[1]}"] for k in reference.net.state_dict()})
+    hr = images(n=3)
+    torch.manual_seed(2)
+    sr = (hr + 0.2 * torch.randn_like(hr)).clamp(0, 1)
+    with torch.no_grad():
+        expected = reference(sr, hr, normalize=True).flatten()
+    assert torch.allclose(LPIPS().per_image(batch(hr, sr)), expected, atol=1e-6)
+
+
 def test_the_backbone_file_is_what_the_network_runs(lpips_backbone: Path) -> None:
-    """torchmetrics numbers AlexNet's layers within its slices as torchvision does."""
+    """lpips numbers AlexNet's layers within its slices as torchvision does."""
     state = torch.load(lpips_backbone, weights_only=True)
     net = lpips_network(torch.device("cpu"))
     own = net.net.state_dict()
@@ -111,6 +126,20 @@ def test_a_missing_backbone_says_which_file_goes_where(
     monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(tmp_path / "nowhere.pth"))
     with pytest.raises(UserError, match=r"nowhere\.pth"):
         LPIPS().per_image(batch(images(), images()))
+
+
+def test_a_backbone_named_by_the_variable_is_hash_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AlexNet with random weights is refused, not used to print LPIPS numbers."""
+    import torchvision
+
+    torch.manual_seed(3)
+    random_alexnet = tmp_path / "alexnet-random.pth"
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), random_alexnet)
+    monkeypatch.setenv("SRDISTILL_LPIPS_BACKBONE", str(random_alexnet))
+    with pytest.raises(UserError, match="is not torchvision's AlexNet file") as e:
+        LPIPS().per_image(batch(images(), images()))
+    assert lpips_module.BACKBONE_SHA256_PREFIX in e.value.problem and str(random_alexnet) in e.value.problem
+    assert lpips_module.BACKBONE_URL in (e.value.fix or "")
 
 
 def test_images_too_small_for_alexnet_are_an_error_with_the_fix(lpips_backbone) -> None:

@@ -386,3 +386,23 @@ def test_unknown_type_names_the_plugins_that_failed_to_load(make_recipe, tmp_pat
         assert "failed to load" not in str(e.value)
     finally:
         problems[:] = saved
+
+
+@pytest.mark.parametrize(
+    ("where", "section", "kind"),
+    [
+        (lambda r: r.setdefault("compare", {}).update(judges=[{"name": "j", "teacher": {"type": "rrdb"}}]),
+         "compare.judges.0.teacher", "teacher"),
+        (lambda r: r.update(teachers=[{"teacher": {"type": "rrdb"}}]), "teachers.0.teacher", "teacher"),
+        (lambda r: r.update(degradation={"type": "chain", "steps": [{"type": "rrdb"}]}),
+         "degradation.steps.0", "degradation"),
+    ],
+    ids=["judge", "ensemble", "chain_step"],
+)  # fmt: skip
+def test_an_unknown_type_inside_a_section_names_the_right_kind(make_recipe, tmp_path: Path, where, section, kind):
+    recipe = make_recipe(tmp_path)
+    where(recipe)
+    with pytest.raises(RecipeError) as e:
+        validate_recipe(recipe)
+    problem = next(p for p in e.value.problems if p.startswith(section))
+    assert f"unknown {kind} 'rrdb'" in problem and "data set" not in problem

@@ -9,34 +9,30 @@ from pathlib import Path
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def named_release(tmp_path: Path, monkeypatch) -> str:
-    """A grey RRDB release 'TinyRRDB_x4' already in a temp torch hub cache (offline)."""
+def named_release(caches: dict[str, Path], monkeypatch) -> str:
+    """A grey RRDB release 'TinyRRDB_x4' already in the temp torch hub cache of ``weight_caches``."""
     import hashlib
 
     import torch
-    import torch.hub
 
     import srdistill.weights as weights
     from srdistill.compat.basicsr import rrdbnet_class
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    cached = tmp_path / "torch" / "hub" / "checkpoints" / "TinyRRDB_x4.pth"
+    cached = caches["torch"] / "TinyRRDB_x4.pth"
     cached.parent.mkdir(parents=True)
     torch.save(rrdbnet_class()(1, 1, scale=4, num_feat=8, num_block=1, num_grow_ch=4).state_dict(), cached)
     digest = hashlib.sha256(cached.read_bytes()).hexdigest()
-    release = weights.Release("TinyRRDB_x4", "https://example.org/TinyRRDB_x4.pth", digest, cached.name, "test")
+    release = weights.Release("TinyRRDB_x4", "https://example.org/TinyRRDB_x4.pth", digest, "test")
     monkeypatch.setitem(weights.RELEASES, release.name, release)
     return release.name
 
 
-def test_report_after_a_run(cli, write_recipe, tmp_path: Path, monkeypatch) -> None:
+def test_report_after_a_run(cli, write_recipe, tmp_path: Path, monkeypatch, weight_caches) -> None:
     recipe = write_recipe(train={"epochs": 2, "batch_size": 16, "max_steps_per_epoch": 2, "val_batch_size": 64,
                                  "optimizer": {"name": "adam", "lr": 1e-3}})  # fmt: skip
     assert cli("train", recipe).exit_code == 0
     best = tmp_path / "runs" / "tiny" / "best.safetensors"
-    release = named_release(tmp_path, monkeypatch)  # a compare row may name a release: it has no run folder
+    release = named_release(weight_caches, monkeypatch)  # a compare row may name a release: it has no run folder
     rows = f"compare.checkpoints=[{{name: released, path: {release}}}, {{name: tiny_student, path: {best}}}]"
     result = cli("report", recipe, "--set", rows)
     assert result.exit_code == 0, result.output

@@ -1,4 +1,4 @@
-"""RRDB checkpoints in ESRGAN (old and new), BasicSR and Real-ESRGAN layouts load to the same network."""
+"""RRDB checkpoints in ESRGAN (old and new: read by spandrel), BasicSR and Real-ESRGAN layouts load alike."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.rrdb import RRDBConfig, build_rrdb
-from srdistill.students.rrdb_layouts import detect_layout, infer_arch, to_basicsr
+from srdistill.students.rrdb_layouts import infer_arch, to_basicsr
 from tests.rrdb_layout_helpers import as_esrgan, as_esrgan_old
 
 GREY = DataInfo(channels=1, num_classes=10, hr_size=(28, 28), class_names=tuple("abcdefghij"))
 RGB = DataInfo(channels=3, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))
-SIZES = {"num_feat": 8, "num_block": 3, "num_grow_ch": 4}
+#: as published ESRGAN weights, the dense blocks grow by 32 (spandrel builds no other width)
+SIZES = {"num_feat": 8, "num_block": 3, "num_grow_ch": 32}
 
 
 def reference_net(channels: int = 3, scale: int = 4, **sizes: int) -> torch.nn.Module:
@@ -63,7 +64,40 @@ def test_every_layout_round_trips(tmp_path: Path, layout: str, name: str, wrappe
     lr = torch.rand(2, 3, 8, 8)
     with torch.no_grad():
         assert torch.equal(student.net(lr), net(lr))
-    assert detect_layout(LAYOUTS[layout](net.state_dict())) == layout
+
+
+@pytest.mark.parametrize("scale", [2, 1])
+def test_real_esrgan_x2_and_x1_in_the_old_layout_keep_their_pixel_unshuffle(scale: int) -> None:
+    net = reference_net(scale=scale)
+    converted = to_basicsr(as_esrgan_old(net.state_dict(), SIZES["num_block"]))
+    assert infer_arch(converted).scale == scale
+    assert all(torch.equal(converted[k], v) for k, v in net.state_dict().items())
+
+
+def test_basicsr_weights_with_any_growth_are_read_as_they_are() -> None:
+    state = reference_net(num_grow_ch=4).state_dict()
+    assert to_basicsr(state) == state and infer_arch(state).num_grow_ch == 4
+
+
+def test_other_layouts_need_the_published_growth_of_32() -> None:
+    state = as_esrgan_old(reference_net(num_grow_ch=4).state_dict(), SIZES["num_block"])
+    with pytest.raises(UserError, match="spandrel could not read these RRDB weights") as e:
+        to_basicsr(state, "student.weights (w.pth)")
+    assert e.value.problem.startswith("student.weights (w.pth): ")
+
+
+def test_an_esrgan_with_one_upsampling_is_refused_with_the_spandrel_student() -> None:
+    state = as_esrgan_old(reference_net().state_dict(), SIZES["num_block"])
+    # ×2 in the old layout: one upsampling conv (model.3), then model.5 and model.7
+    moved = {"model.6.": None, "model.8.": "model.5.", "model.10.": "model.7."}
+    x2 = {}
+    for key, value in state.items():
+        old = next((prefix for prefix in moved if key.startswith(prefix)), None)
+        if old is None or moved[old] is not None:
+            x2[key if old is None else moved[old] + key.removeprefix(old)] = value
+    with pytest.raises(UserError, match=r"×2 ESRGAN network, which basicsr's RRDBNet") as e:
+        to_basicsr(x2)
+    assert "student type: spandrel" in (e.value.fix or "")
 
 
 @pytest.mark.parametrize("scale", [4, 2, 1])
@@ -112,7 +146,7 @@ def test_not_an_rrdb_is_a_clear_error_naming_file_and_field(tmp_path: Path) -> N
 def test_mixed_layouts_are_refused() -> None:
     state = as_esrgan(reference_net().state_dict())
     state["model.3.weight"] = torch.zeros(1)
-    with pytest.raises(UserError, match="keys that layout does not have"):
+    with pytest.raises(UserError, match="1 of its 103 tensors are not part of the ESRGAN network"):
         to_basicsr(state)
 
 

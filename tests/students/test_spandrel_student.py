@@ -57,3 +57,30 @@ def test_unrecognised_and_mismatched_files(esrgan_file, tmp_path: Path) -> None:
     grey = DataInfo(channels=1, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))
     with pytest.raises(UserError, match="for 3-channel images, but the data set has 1"):
         build_spandrel(SpandrelConfig(type="spandrel", weights=path), grey)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_a_student_srdistill_trains_and_exports_loads_in_spandrel(cli, tmp_path: Path, channels: int) -> None:
+    """chaiNNer and ComfyUI load SR networks through spandrel: an rrdb student (default num_grow_ch 32,
+    residual off) as training writes it and as `srdistill export` writes it is read there as ESRGAN."""
+    import spandrel
+
+    from srdistill.checkpoints import component_metadata
+    from srdistill.students.rrdb import RRDBConfig, build_rrdb
+
+    info = DataInfo(channels=channels, num_classes=3, hr_size=(32, 32), class_names=("a", "b", "c"))
+    student = build_rrdb(RRDBConfig(type="rrdb", num_feat=8, num_block=2), info).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():  # weights away from the initialisation, so that a mix-up shows
+        for p in student.net.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    best = tmp_path / "best.safetensors"
+    save_weights(student.net, best, component_metadata("student", student.config, channels=channels))
+    assert cli("export", best, tmp_path / "out", "--no-onnx").exit_code == 0
+    lr = torch.rand(2, channels, 8, 8)
+    for path in (best, tmp_path / "out.safetensors"):
+        loaded = spandrel.ModelLoader().load_from_file(path)
+        assert isinstance(loaded, spandrel.ImageModelDescriptor) and loaded.architecture.id == "ESRGAN"
+        assert (loaded.scale, loaded.input_channels, loaded.output_channels) == (4, channels, channels)
+        with torch.no_grad():
+            assert torch.allclose(loaded.model.eval()(lr), student.net(lr), atol=1e-6)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srdistill.degradations import training_target
 from srdistill.engine import distributed
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import Cluster
@@ -74,17 +75,18 @@ class JointTask(Task):
     def _student(self, batch: TrainBatch) -> dict[str, torch.Tensor]:
         """The student's losses through the classifier, frozen for this update (no weight gradients, eval mode)."""
         warming = batch.epoch <= self.train.task_warmup_epochs
+        hr = training_target(self.degradation, batch.hr)  # e.g. Real-ESRNet's sharpened originals (gt_usm)
         self.classifier.eval().requires_grad_(False)
-        seen = sr_pass(batch.hr, batch.labels, self.degradation, None if warming else self.classifier,
+        seen = sr_pass(hr, batch.labels, self.degradation, None if warming else self.classifier,
                        {"student": self.stepped_student}, clamp=False, layers=self.layers)  # fmt: skip
         sr = seen.sr["student"]
         batch.sr = sr.detach().clamp(0.0, 1.0)
         if warming:
             assert self.warmup_loss is not None  # engine.validity: a warm-up needs a pixel loss
-            out = self.warmup_loss(LossInputs(batch.hr, sr, batch.labels))
+            out = self.warmup_loss(LossInputs(hr, sr, batch.labels))
             return {name: out.get(name, torch.zeros((), device=sr.device)) for name in [*self.loss.names, "loss"]}
         out = seen.teacher
-        return self.loss(LossInputs(batch.hr, sr, batch.labels, out[ORIGINAL].logits, out["student"].logits,
+        return self.loss(LossInputs(hr, sr, batch.labels, out[ORIGINAL].logits, out["student"].logits,
                                     out[ORIGINAL].features, out["student"].features))  # fmt: skip
 
     def _classifier(self, batch: TrainBatch) -> dict[str, torch.Tensor]:

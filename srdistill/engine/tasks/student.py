@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from srdistill.degradations import training_target
 from srdistill.engine import distributed
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import Cluster
@@ -46,20 +47,21 @@ class StudentTask(Task):
 
     def forward(self, batch: TrainBatch, network: str) -> dict[str, torch.Tensor]:
         """The student's losses; the teacher's logits on the originals may come from the cache."""
+        hr = training_target(self.degradation, batch.hr)  # e.g. Real-ESRNet's sharpened originals (gt_usm)
         teacher = self.teacher if self.loss.needs_teacher else None
         cached = self.cache.get(batch.index) if self.cache is not None else None
         members = self.members if teacher is not None else {}
-        seen = sr_pass(batch.hr, batch.labels, self.degradation, teacher, {"student": self.stepped}, clamp=False,
+        seen = sr_pass(hr, batch.labels, self.degradation, teacher, {"student": self.stepped}, clamp=False,
                        layers=self.layers, original=ClassifierOutput(cached) if cached is not None else None,
                        classifiers=members)  # fmt: skip
         sr = seen.sr["student"]
         if teacher is None:
-            return self.loss(LossInputs(batch.hr, sr, batch.labels))
+            return self.loss(LossInputs(hr, sr, batch.labels))
         if self.cache is not None and cached is None:
             self.cache.put(batch.index, seen.teacher[ORIGINAL].logits)
         by_member = {MAIN_TEACHER: seen.teacher} | seen.classifiers
         return self.loss.over_teachers([(self.member_weights[name], LossInputs(
-            batch.hr, sr, batch.labels, out[ORIGINAL].logits, out["student"].logits, out[ORIGINAL].features,
+            hr, sr, batch.labels, out[ORIGINAL].logits, out["student"].logits, out[ORIGINAL].features,
             out["student"].features)) for name, out in by_member.items()])  # fmt: skip
 
     def preview(self, hr: torch.Tensor) -> torch.Tensor:

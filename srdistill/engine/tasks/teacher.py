@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srdistill.catalog import catalog
+from srdistill.degradations import training_target
 from srdistill.engine import distributed
 from srdistill.engine.build import Parts
 from srdistill.engine.distributed import Cluster
@@ -64,8 +65,9 @@ class TeacherTask(Task):
         if self.train.hflip:
             flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
             images = torch.where(flip, images.flip(-1), images)
-        if self.train.inputs == "degraded":
+        if self.train.inputs == "degraded":  # as a student's training degrades them
             with torch.no_grad():
-                images = self.upscale(self.degradation(images), tuple(images.shape[-2:])).clamp(0.0, 1.0)
+                lr = self.degradation(training_target(self.degradation, images))
+                images = self.upscale(lr, tuple(images.shape[-2:])).clamp(0.0, 1.0)
         loss = F.cross_entropy(self.stepped(images), batch.labels, label_smoothing=self.train.label_smoothing)
         return {"loss": loss}

@@ -80,13 +80,15 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     if fit_student and student is not None and parts.loss is not None:
         uses = parts.loss.needs_teacher
         step = count_flops(lambda: _student_step(student, teacher, hr, lr, uses, members)) / 1e9
-        stages.add_row(f"training step (student fwd+bwd, {1 + len(members)} teacher(s))", "", f"{step:.3g}")
-    if fit_student and recipe.trains_classifier:  # a joint fit: the classifier's own update follows
-        ce = recipe.train.ce  # type: ignore[union-attr]
-        k = sum(1 for w in (ce.sr, ce.original, ce.mix) if w > 0)
-        trainable = on_meta(parts.teacher).train().requires_grad_(True)
+        through = f"{1 + len(members)} teacher(s)" if uses else "no teacher"
+        stages.add_row(f"training step (student fwd+bwd, {through})", "", f"{step:.3g}")
+    if recipe.trains_classifier:  # a teacher fit's step, or a joint fit's second update
+        ce = getattr(recipe.train, "ce", None)
+        k = 1 if ce is None else sum(1 for wt in (ce.sr, ce.original, ce.mix) if wt > 0)
+        trainable = on_meta(parts.teacher).eval().requires_grad_(True)  # eval: BatchNorm takes a batch of one
         step = count_flops(lambda: trainable(torch.zeros(k, c, h, w, device="meta")).sum().backward()) / 1e9
-        stages.add_row(f"training step (classifier fwd+bwd on {k} images: SR, original, mix)", "", f"{step:.3g}")
+        what = "teacher fwd+bwd" if ce is None else f"classifier fwd+bwd on {k} images: SR, original, mix"
+        stages.add_row(f"training step ({what})", "", f"{step:.3g}")
 
     comps = Table(title="Components", title_justify="left")
     comps.caption = "state MiB: weights, and for a trained network also its gradients and Adam's two moments"

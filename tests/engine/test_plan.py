@@ -48,7 +48,13 @@ def test_dry_run_of_a_teacher_fit(cli, write_recipe, tmp_path: Path) -> None:
     assert "dry run: fit teacher" in result.stdout
     assert "degradation bicubic" not in result.stdout  # no student stages
     assert "teacher test_resnet" in result.stdout
+    assert "training step (teacher fwd+bwd)" in result.stdout  # its cost, BatchNorm in a batch of one included
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_pixel_student_step_runs_no_teacher(cli, write_recipe) -> None:
+    result = cli("train", write_recipe(losses=[{"type": "pixel_l1"}]), "--dry-run")
+    assert result.exit_code == 0 and "training step (student fwd+bwd, no teacher)" in result.stdout, result.output
 
 
 @pytest.mark.parametrize("scale", [1, 2])

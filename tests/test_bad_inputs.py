@@ -227,6 +227,12 @@ def batch_larger_than_the_data(folder, recipe):
     return train(folder, recipe)
 
 
+def batch_larger_than_the_data_at_dry_run(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["train"]["batch_size"] = 100_000
+    return train(folder, recipe, "--dry-run")
+
+
 def cuda_without_cuda(folder, recipe):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -407,6 +413,7 @@ CASES: list[Case] = [
     compare_row_name_clash,
     corrupt_dataset_file,
     batch_larger_than_the_data,
+    batch_larger_than_the_data_at_dry_run,
     cuda_without_cuda,
     image_folder_missing_a_class_in_val,
     duplicate_top_level_key,
@@ -450,6 +457,7 @@ EXPECTED = {
     "teacher_with_other_classes": "teacher has 5 classes but the data set has 10",
     "lpips_monitor_on_small_images": "train.monitor: lpips needs images of at least 31×31",
     "two_problems_at_once": "The recipe has 2 problems",
+    "batch_larger_than_the_data_at_dry_run": "holds less than one batch of 100000",
 }
 
 

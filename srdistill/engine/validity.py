@@ -125,6 +125,11 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
 
     train = recipe.train
     labels = parts.teacher.outputs_classes and parts.data.info.labelled
+    if len(parts.data.train) < train.batch_size:  # the training epoch drops a partial batch: nothing would train
+        return [UserError(
+            f"The training split ({len(parts.data.train)} images) holds less than one batch of {train.batch_size}.",
+            "Lower train.batch_size or use more training images.",
+        )]  # fmt: skip
     if isinstance(train, TeacherFitConfig):
         return _teacher_fit(recipe, parts, train)
     found = _joint_fit(recipe, parts, train) if isinstance(train, JointFitConfig) else []

@@ -148,3 +148,26 @@ def test_compile(cli, write_recipe, tmp_path: Path) -> None:
     )
     assert compiled["val_psnr"] == pytest.approx(eager["val_psnr"], abs=0.5)
     assert compiled["val_logit_mse"] == pytest.approx(eager["val_logit_mse"], rel=0.2, abs=1e-3)
+
+
+def test_determinism_turns_cudnn_autotuning_off() -> None:
+    from srdistill.engine.devices import configure
+    from srdistill.recipe.schema import RuntimeConfig
+
+    device = torch.device("cuda")
+    configure(RuntimeConfig(), device)
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    configure(RuntimeConfig(deterministic=True), device)
+    assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+    configure(RuntimeConfig(), device)
+
+
+def test_row_timer_reads_cuda_events_per_row() -> None:
+    from srdistill.engine.devices import RowTimer
+
+    timer = RowTimer(torch.device("cuda"))
+    x = torch.rand(2048, 2048, device="cuda")
+    for _ in range(3):
+        with timer("matmul"):
+            x @ x
+    assert timer.seconds("matmul") > 0 and timer.seconds("idle") == 0

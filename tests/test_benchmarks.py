@@ -56,3 +56,21 @@ def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: P
         assert row["s_per_mp"] == pytest.approx(row["seconds"] / report["megapixels"])
         assert row["peak_gib"] > 0
     assert "s per input megapixel" in proc.stdout
+
+
+@pytest.mark.slow
+def test_train_speed_compiles_both_loops_and_reports_variants(fmnist_root: Path, tmp_path: Path) -> None:
+    """Regional compile for the trainer and the hand-written loop alike; a variant gets its MFU and warm-up."""
+    out = tmp_path / "speed.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--preset", "quickstart", "--steps", "2",
+        "--batch", "4", "--rounds", "1", "--device", "cpu", "--set", f"data.root={fmnist_root}",
+        "--set", "runtime.compile=regional", "--variants", "deterministic", "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (preset,) = json.loads(out.read_text())["presets"]
+    variant = preset["variants"]["deterministic"]
+    assert variant["median"] > 0 and 0 < variant["mfu"] < 1 and "first_epoch_extra_s" in variant
+    assert set(preset["first_epoch_extra_s"]) == {"srdistill_train", "deterministic"}
+    assert "variant deterministic" in proc.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -222,6 +222,10 @@ def upscale(
         float | None, typer.Option(help="Output size ÷ input size; default: the network's own (×4).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16", "fp16"],
+        typer.Option(help="Number format the network runs in: auto is bf16 on CUDA (tensor cores), fp32 elsewhere."),
+    ] = "auto",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Redo outputs that exist already (default: skip and count them).")
     ] = False,
@@ -241,8 +245,9 @@ def upscale(
         check_student_metadata(checkpoint)
         student, channels = load_student(checkpoint)
         result = upscale_files(
-            student, channels, source, target, select_device(device), console.err, tile, overlap, scale, overwrite
-        )
+            student, channels, source, target, select_device(device), console.err, tile, overlap, scale, overwrite,
+            precision,
+        )  # fmt: skip
     except UserError as e:
         fail(e)
     _upscale_summary(result, channels, target)

@@ -50,12 +50,18 @@ def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["device"] == "cpu" and report["megapixels"] == pytest.approx(0.911, abs=0.001)
-    assert set(report["tiles"]) == {"auto", "128"}
-    assert report["tiles"]["128"]["tile"] == 128 and report["tiles"]["auto"]["tile"] >= 32
-    for row in report["tiles"].values():
+    assert set(report["runs"]) == {"fp32 auto", "fp32 128"}
+    assert report["runs"]["fp32 128"]["tile"] == 128 and report["runs"]["fp32 auto"]["tile"] >= 32
+    for row in report["runs"].values():
         assert row["s_per_mp"] == pytest.approx(row["seconds"] / report["megapixels"])
-        assert row["peak_gib"] > 0
+        assert row["peak_gib"] > 0 and row["psnr_vs_fp32_db"] == float("inf")  # fp32 against itself
     assert "s per input megapixel" in proc.stdout
+    command[-2:] = ["--precisions", "fp32,bf16", "--crop", "24", "--tiles", "64", "--json", str(out)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report["runs"]) == {"fp32 64", "bf16 64"} and report["megapixels"] == pytest.approx(4 * 24 * 24 / 1e6)
+    assert 20 < report["runs"]["bf16 64"]["psnr_vs_fp32_db"] < float("inf")
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from PIL import Image
 from srdistill.checkpoints import save_weights
 from srdistill.compat.basicsr import rrdbnet_class
 from srdistill.inference.student import load_student
-from srdistill.inference.upscale import upscale_tensor
+from srdistill.inference.upscale import on_device, upscale_tensor
 from srdistill.students.base import SuperResolver
 
 
@@ -83,3 +83,54 @@ def test_cli_errors(cli, tmp_path: Path, checkpoint: Path, flatten) -> None:
     result = cli("upscale", checkpoint, tmp_path, tmp_path / "o", "--tile", "16", "--overlap", "16")
     assert result.exit_code == 1 and "overlap < tile" in flatten(result.stderr)
     assert "Traceback" not in result.output
+
+
+def test_precision_fp32_is_auto_on_cpu_and_bf16_runs(cli, tmp_path: Path, checkpoint: Path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (12, 10, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    outputs = {}
+    for precision in ("auto", "fp32", "bf16"):
+        out = tmp_path / f"{precision}.png"
+        result = cli("upscale", checkpoint, tmp_path / "x.png", out, "--precision", precision)
+        assert result.exit_code == 0, result.output
+        outputs[precision] = np.asarray(Image.open(out))
+    assert np.array_equal(outputs["auto"], outputs["fp32"])  # auto is fp32 on a CPU
+    assert outputs["bf16"].shape == outputs["fp32"].shape == (48, 40, 3)
+    result = cli("upscale", checkpoint, tmp_path / "x.png", tmp_path / "y.png", "--precision", "fp8")
+    assert result.exit_code != 0 and "fp8" in result.output
+
+
+def test_on_device_casts_weights_and_picks_layout() -> None:
+    student, dtype, layout = on_device(small_student(), torch.device("cpu"), "bf16")
+    assert dtype == torch.bfloat16 and layout == torch.contiguous_format
+    assert all(p.dtype == torch.bfloat16 for p in student.parameters())
+    assert on_device(small_student(), torch.device("cpu"), "auto")[1] == torch.float32
+    out = upscale_tensor(student, torch.rand(1, 3, 9, 9, dtype=torch.bfloat16), tile=64)
+    assert out.dtype == torch.float32  # results are stored in float32, whatever the network ran in
+
+
+def photo_crops(side: int) -> list[torch.Tensor]:
+    """Centre crops of scikit-image's four colour photos, ``(1, 3, side, side)`` in [0, 1]."""
+    from skimage import data
+
+    crops = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        image = getattr(data, name)()
+        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        crop = image[top : top + side, left : left + side, :3]
+        crops.append(torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255)
+    return crops
+
+
+@pytest.mark.slow
+def test_bf16_output_stays_within_50_db_of_fp32_on_colour_photos() -> None:
+    """An RRDB whose output is a photo (bicubic plus its correction), in bf16 and fp32, as saved (8 bits)."""
+    torch.manual_seed(0)
+    net = rrdbnet_class()(3, 3, scale=4, num_feat=32, num_block=2, num_grow_ch=16)
+    student = SuperResolver(net, residual=True)
+    saved = {}
+    for precision in ("fp32", "bf16"):
+        model, dtype, _ = on_device(student, torch.device("cpu"), precision)
+        saved[precision] = [upscale_tensor(model, c.to(dtype)).mul(255).round() for c in photo_crops(40)]
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
+    assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50
+    assert saved["fp32"][0].std() > 20  # the output is a photo, not a constant the comparison could hide in

@@ -80,3 +80,28 @@ def test_train_speed_compiles_both_loops_and_reports_variants(fmnist_root: Path,
     assert variant["median"] > 0 and 0 < variant["mfu"] < 1 and "first_epoch_extra_s" in variant
     assert set(preset["first_epoch_extra_s"]) == {"srdistill_train", "deterministic"}
     assert "variant deterministic" in proc.stdout
+
+
+def test_jpeg_draft_reports_pixel_changes_rates_and_agreement(tmp_path: Path) -> None:
+    import timm
+
+    weights = tmp_path / "resnet50.pth"  # random: exercises the agreement, says nothing of its value
+    torch.save(timm.create_model("resnet50", pretrained=False).state_dict(), weights)
+    out = tmp_path / "draft.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "jpeg_draft.py"), "--sides", "600",
+               "--teacher-weights", str(weights), "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == 18 and 0 < report["share_of_pixels_changed"] <= 1
+    assert 0 < report["mean_abs_grey_levels"] <= report["largest_abs_grey_levels"]
+    assert report["psnr_db_worst"] <= report["psnr_db_median"] < float("inf")
+    assert set(report["images_per_s_per_core"]) == {"full", "draft"}
+    assert 0 <= report["teacher_top1_agreement"] <= 1
+
+
+def test_the_paper_recipes_decode_jpegs_in_full() -> None:
+    from srdistill.recipe.loading import read_yaml
+
+    for name in ("darionet_imagenet.yaml", "darionet_imagenet_judges.yaml"):
+        assert read_yaml(ROOT / "recipes" / name)["data"]["jpeg_draft"] is False

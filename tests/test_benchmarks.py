@@ -105,3 +105,19 @@ def test_the_paper_recipes_decode_jpegs_in_full() -> None:
 
     for name in ("darionet_imagenet.yaml", "darionet_imagenet_judges.yaml"):
         assert read_yaml(ROOT / "recipes" / name)["data"]["jpeg_draft"] is False
+
+
+def test_profile_step_splits_a_step_by_family(fmnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "profile.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--preset", "quickstart", "--device",
+               "cpu", "--steps", "1", "--warmup", "1", "--batch", "4", "--set", f"data.root={fmnist_root}",
+               "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = report["ms_per_step"]
+    for family in ("RRDB convolutions (3×3)", "RRDB concatenations", "RRDB LeakyReLU", "optimizer",
+                   "teacher (ResNet50 or the recipe's)", "resizes (degradation, SR to original, teacher input)"):  # fmt: skip
+        assert rows[family] > 0, family
+    # the families split the operators' own time, which the step's wall time bounds
+    assert sum(rows.values()) <= report["wall_ms_per_step"] * 1.05

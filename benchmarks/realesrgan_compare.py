@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import runpy
 import statistics
 import subprocess
@@ -135,13 +136,17 @@ def commands(weights: Path, photos: Path, out: Path, device: str, low: bool) -> 
     return {"srdistill": ours, "realesrgan": peer}
 
 
-def run(command: list[str]) -> float:
+def run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds of ``command``, and the processor seconds it used (user + system, all threads):
+    on a machine shared with other work the second moves less with the others' load."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{command[2]} failed:\n{proc.stderr[-2000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def same_outputs(out: Path) -> tuple[bool, float]:
@@ -160,15 +165,24 @@ def same_outputs(out: Path) -> tuple[bool, float]:
 def compare(weights: Path, photos: Path, out: Path, device: str, rounds: int, low: bool) -> dict[str, Any]:
     cmds = commands(weights, photos, out, device, low)
     seconds: dict[str, list[float]] = {name: [] for name in cmds}
+    cpu: dict[str, list[float]] = {name: [] for name in cmds}
     for r in range(rounds):
         order = list(cmds) if r % 2 == 0 else list(reversed(cmds))
         for name in order:
-            seconds[name].append(run(cmds[name]))
-        print(f"  round {r + 1}: " + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in seconds.items()), flush=True)
+            wall, used = run(cmds[name])
+            seconds[name].append(wall)
+            cpu[name].append(used)
+        print(f"  round {r + 1}: " + ", ".join(f"{n} {seconds[n][-1]:.2f} s ({cpu[n][-1]:.1f} CPU s)" for n in cmds),
+              flush=True)  # fmt: skip
     identical, psnr = same_outputs(out)
-    ratio = statistics.median(a / b for a, b in zip(seconds["srdistill"], seconds["realesrgan"], strict=True))
+
+    def ratio(values: dict[str, list[float]]) -> float:
+        return statistics.median(a / b for a, b in zip(values["srdistill"], values["realesrgan"], strict=True))
+
     return {"seconds": {n: statistics.median(v) for n, v in seconds.items()}, "all_seconds": seconds,
-            "srdistill_over_realesrgan": ratio, "identical": identical, "psnr_db": psnr}  # fmt: skip
+            "cpu_seconds": {n: statistics.median(v) for n, v in cpu.items()}, "all_cpu_seconds": cpu,
+            "srdistill_over_realesrgan": ratio(seconds), "cpu_srdistill_over_realesrgan": ratio(cpu),
+            "identical": identical, "psnr_db": psnr}  # fmt: skip
 
 
 def main() -> None:
@@ -199,7 +213,8 @@ def main() -> None:
                 same = "bit-identical" if r["identical"] else f"different (PSNR {r['psnr_db']:.1f} dB)"
                 print(f"{name}: srdistill {r['seconds']['srdistill']:.2f} s, Real-ESRGAN "
                       f"{r['seconds']['realesrgan']:.2f} s (whole process, median); srdistill ÷ Real-ESRGAN "
-                      f"{r['srdistill_over_realesrgan']:.3f} (median of per-round ratios); outputs {same}")  # fmt: skip
+                      f"{r['srdistill_over_realesrgan']:.3f} (median of per-round ratios; processor time "
+                      f"{r['cpu_srdistill_over_realesrgan']:.3f}); outputs {same}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
         print(f"wrote {args.json}")

@@ -7,6 +7,7 @@ and the registries' components, never the engine's internals.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from pathlib import Path
@@ -171,3 +172,24 @@ def test_row_timer_reads_cuda_events_per_row() -> None:
         with timer("matmul"):
             x @ x
     assert timer.seconds("matmul") > 0 and timer.seconds("idle") == 0
+
+
+def test_bf16_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
+    """The paper's RRDB size (bicubic plus its correction, so the output is a photo) on the four whole photos."""
+    from skimage import data
+
+    from srdistill.compat.basicsr import rrdbnet_class
+    from srdistill.inference.upscale import on_device, upscale_tensor
+    from srdistill.students.base import SuperResolver
+
+    torch.manual_seed(0)
+    net = rrdbnet_class()(3, 3, scale=4, num_feat=64, num_block=23, num_grow_ch=32)
+    models = {"fp32": SuperResolver(net, residual=True), "bf16": SuperResolver(copy.deepcopy(net), residual=True)}
+    photos = [torch.from_numpy(getattr(data, n)()[..., :3].copy()).permute(2, 0, 1)[None].float() / 255
+              for n in ("astronaut", "chelsea", "coffee", "rocket")]  # fmt: skip
+    saved = {}
+    for precision in ("fp32", "bf16"):
+        model, dtype, _ = on_device(models[precision], torch.device("cuda"), precision)
+        saved[precision] = [upscale_tensor(model, p.cuda().to(dtype), tile=256).mul(255).round() for p in photos]
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
+    assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50

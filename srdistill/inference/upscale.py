@@ -135,7 +135,7 @@ def upscale_files(
             result.existing.append(out_path)
         else:
             todo.append((path, out_path))
-    student, dtype, layout = on_device(student, device, precision)
+    student, dtype = on_device(student, device, precision)
     if tile is None and todo:
         choice = auto_tile(student, channels, device, overlap)
         tile = choice.tile
@@ -145,7 +145,7 @@ def upscale_files(
 
     def run(lr: torch.Tensor) -> torch.Tensor:
         assert tile is not None
-        return upscale_tensor(student, lr.to(device, dtype).contiguous(memory_format=layout), tile, overlap, scale)
+        return upscale_tensor(student, lr.to(device, dtype, memory_format=torch.channels_last), tile, overlap, scale)
 
     with ProgressBar(console, "upscale", len(todo), log_every=max(1, len(todo) // 10)) as bar:
         for i, (path, out_path) in enumerate(todo, 1):
@@ -171,19 +171,17 @@ def upscale_files(
     return result
 
 
-def on_device(
-    student: SuperResolver, device: torch.device, precision: Precision
-) -> tuple[SuperResolver, torch.dtype, torch.memory_format]:
-    """The student on ``device`` for inference, with the input dtype and memory layout it wants.
+def on_device(student: SuperResolver, device: torch.device, precision: Precision) -> tuple[SuperResolver, torch.dtype]:
+    """The student on ``device`` for inference, channels-last, and the dtype its input must have.
 
     ``auto`` is bf16 on CUDA (tensor cores) and float32 elsewhere: a CPU without bf16 matrix units
     emulates it, many times slower. bf16 costs about half a grey level (RMS) of the saved 8-bit
     image, fp16 less (docs/benchmarks.md). The weights themselves are cast, so no autocast is paid
-    per call, and tiles are stitched in float32. Channels-last is cuDNN's fast convolution layout.
+    per call, and tiles are stitched in float32. Channels-last is cuDNN's fast convolution layout,
+    and for RRDB inference oneDNN's too (docs/benchmarks.md).
     """
     dtype = DTYPES["bf16" if device.type == "cuda" else "fp32"] if precision == "auto" else DTYPES[precision]
-    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    return student.to(device=device, dtype=dtype, memory_format=layout).eval(), dtype, layout
+    return student.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval(), dtype
 
 
 def save_image(image: Image.Image, path: Path) -> None:

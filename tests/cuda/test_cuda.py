@@ -189,7 +189,7 @@ def test_bf16_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
               for n in ("astronaut", "chelsea", "coffee", "rocket")]  # fmt: skip
     saved = {}
     for precision in ("fp32", "bf16"):
-        model, dtype, _ = on_device(models[precision], torch.device("cuda"), precision)
+        model, dtype = on_device(models[precision], torch.device("cuda"), precision)
         saved[precision] = [upscale_tensor(model, p.cuda().to(dtype), tile=256).mul(255).round() for p in photos]
     mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
     assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50

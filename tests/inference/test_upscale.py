@@ -99,9 +99,10 @@ def test_precision_fp32_is_auto_on_cpu_and_bf16_runs(cli, tmp_path: Path, checkp
     assert result.exit_code != 0 and "fp8" in result.output
 
 
-def test_on_device_casts_weights_and_picks_layout() -> None:
-    student, dtype, layout = on_device(small_student(), torch.device("cpu"), "bf16")
-    assert dtype == torch.bfloat16 and layout == torch.contiguous_format
+def test_on_device_casts_weights_channels_last() -> None:
+    student, dtype = on_device(small_student(), torch.device("cpu"), "bf16")
+    assert dtype == torch.bfloat16
+    assert student.net.conv_first.weight.is_contiguous(memory_format=torch.channels_last)
     assert all(p.dtype == torch.bfloat16 for p in student.parameters())
     assert on_device(small_student(), torch.device("cpu"), "auto")[1] == torch.float32
     out = upscale_tensor(student, torch.rand(1, 3, 9, 9, dtype=torch.bfloat16), tile=64)
@@ -129,7 +130,7 @@ def test_bf16_output_stays_within_50_db_of_fp32_on_colour_photos() -> None:
     student = SuperResolver(net, residual=True)
     saved = {}
     for precision in ("fp32", "bf16"):
-        model, dtype, _ = on_device(student, torch.device("cpu"), precision)
+        model, dtype = on_device(student, torch.device("cpu"), precision)
         saved[precision] = [upscale_tensor(model, c.to(dtype)).mul(255).round() for c in photo_crops(40)]
     mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
     assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50

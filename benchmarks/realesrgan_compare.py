@@ -9,8 +9,8 @@ PNG. Each round runs each tool once as a whole process, the order alternating be
 ``srdistill upscale`` (its command line) and a script doing what Real-ESRGAN's
 ``inference_realesrgan.py`` does (read with OpenCV, ``RealESRGANer.enhance`` without tiles or
 padding, write with OpenCV). Reports the median wall time of each, the median of the per-round
-ratios, and whether the outputs are bit-identical. On CUDA it also pairs srdistill's bf16
-(``--precision bf16``) with Real-ESRGAN's ``half=True`` (fp16).
+ratios, and whether the outputs are bit-identical. On CUDA it also pairs srdistill's fp16
+(``--precision auto``) with Real-ESRGAN's ``half=True``.
 
 ``--phases`` times each tool's steps instead, one fp32 process each (import, model build, the
 network, writing, and the rest: reading and colour conversion), to show where the time goes.
@@ -97,7 +97,7 @@ def timed(name, function):
 upscale.upscale_tensor = timed("network", upscale.upscale_tensor)
 upscale.save_image = timed("writing", upscale.save_image)
 upscale.upscale_files(student, channels, Path(source), Path(target), select_device(device), None, tile=1024,
-                      overwrite=True, precision="bf16" if half == "1" else "fp32")
+                      overwrite=True, precision="fp16" if half == "1" else "fp32")
 done = time.perf_counter()
 rest = done - built - spent["network"] - spent["writing"]
 print(f"phases: import {imported - start:.2f} s, build {built - imported:.2f} s, network {spent['network']:.2f} s, "
@@ -129,9 +129,9 @@ def prepare(folder: Path, size: int) -> tuple[Path, Path]:
 
 
 def commands(weights: Path, photos: Path, out: Path, device: str, low: bool) -> dict[str, list[str]]:
-    """Each tool's whole-process command; ``low``: bf16 for srdistill, fp16 for Real-ESRGAN."""
+    """Each tool's whole-process command; ``low``: fp16 for both."""
     ours = [sys.executable, "-m", "srdistill", "upscale", str(weights), str(photos), str(out / "srdistill"),
-            "--device", device, "--tile", "1024", "--overwrite", "--precision", "bf16" if low else "fp32"]  # fmt: skip
+            "--device", device, "--tile", "1024", "--overwrite", "--precision", "fp16" if low else "fp32"]  # fmt: skip
     peer = [sys.executable, "-c", PEER, str(weights), str(photos), str(out / "realesrgan"), device, "1" if low else "0"]
     return {"srdistill": ours, "realesrgan": peer}
 
@@ -205,7 +205,7 @@ def main() -> None:
                 results[f"{name}_phases"] = proc.stdout.strip().splitlines()[-1]
                 print(f"{name}: {results[f'{name}_phases']}")
         else:
-            pairs = {"fp32": False} | ({"bf16_vs_fp16": True} if args.device.startswith("cuda") else {})
+            pairs = {"fp32": False} | ({"fp16": True} if args.device.startswith("cuda") else {})
             for name, low in pairs.items():
                 print(f"{name}: {len(PHOTOS)} crops of {args.size}² on {args.device}, {args.rounds} paired rounds")
                 r = compare(weights, photos, Path(tmp) / name, args.device, args.rounds, low)

@@ -224,7 +224,7 @@ def upscale(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[
         Literal["auto", "fp32", "bf16", "fp16"],
-        typer.Option(help="Number format the network runs in: auto is bf16 on CUDA (tensor cores), fp32 elsewhere."),
+        typer.Option(help="Number format the network runs in: auto is fp16 on CUDA (tensor cores), fp32 elsewhere."),
     ] = "auto",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Redo outputs that exist already (default: skip and count them).")

@@ -10,8 +10,8 @@
 #   train    benchmarks/train_speed.py, paper sizes, bf16 + channels-last: hand-written loop, srdistill's
 #            trainer and evaluation, MFU, and the regional compile variant     GPU_LIMIT_TRAIN (130 s)
 #   whole    the same with a whole-model compile variant (GPU_WHOLE, default compile)  GPU_LIMIT_WHOLE (100 s)
-#   upscale  benchmarks/upscale_speed.py, fp32 and bf16, PSNR           GPU_LIMIT_UPSCALE (45 s)
-#   peer     benchmarks/realesrgan_compare.py: fp32 pair and our bf16 against its half=True
+#   upscale  benchmarks/upscale_speed.py, fp32, bf16 and fp16, PSNR     GPU_LIMIT_UPSCALE (45 s)
+#   peer     benchmarks/realesrgan_compare.py: fp32 pair and fp16 pair (its half=True)
 #                                                                       GPU_LIMIT_PEER    (75 s)
 # About 8 minutes at most after the install. Everything printed also goes to OUT_DIR/gpu-check.log,
 # results to OUT_DIR/*.json. GPU_ROUNDS (1), GPU_BATCH (32), GPU_WORKERS (8), GPU_BENCH_STEPS (10)
@@ -104,11 +104,11 @@ step "train speed: the whole-model compile variant (${GPU_WHOLE:-compile})"
 limited "${GPU_LIMIT_WHOLE:-100}" $py "${bench[@]}" --variants "${GPU_WHOLE:-compile}" \
   --json "$OUT/train_speed_whole.json" 2>&1
 
-step "upscale: paper RRDB on colour photos, fp32 and bf16"
-limited "${GPU_LIMIT_UPSCALE:-45}" $py benchmarks/upscale_speed.py --device "$DEV" --tiles auto --precisions fp32,bf16 \
+step "upscale: paper RRDB on colour photos, fp32, bf16 and fp16"
+limited "${GPU_LIMIT_UPSCALE:-45}" $py benchmarks/upscale_speed.py --device "$DEV" --tiles auto --precisions fp32,bf16,fp16 \
   --rounds "$ROUNDS" "${crop[@]}" --json "$OUT/upscale_speed.json" 2>&1
 
-step "upscale against Real-ESRGAN's RealESRGANer (fp32 pair; on CUDA also our bf16 against its half=True)"
+step "upscale against Real-ESRGAN's RealESRGANer (fp32 pair; on CUDA also both in fp16, its half=True)"
 limited "${GPU_LIMIT_PEER:-75}" $py benchmarks/realesrgan_compare.py --device "$DEV" --size "$size" --rounds "$ROUNDS" \
   --json "$OUT/realesrgan_compare.json" 2>&1
 

@@ -174,7 +174,7 @@ def test_row_timer_reads_cuda_events_per_row() -> None:
     assert timer.seconds("matmul") > 0 and timer.seconds("idle") == 0
 
 
-def test_bf16_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
+def test_auto_precision_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
     """The paper's RRDB size (bicubic plus its correction, so the output is a photo) on the four whole photos."""
     from skimage import data
 
@@ -184,12 +184,12 @@ def test_bf16_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
 
     torch.manual_seed(0)
     net = rrdbnet_class()(3, 3, scale=4, num_feat=64, num_block=23, num_grow_ch=32)
-    models = {"fp32": SuperResolver(net, residual=True), "bf16": SuperResolver(copy.deepcopy(net), residual=True)}
+    models = {"fp32": SuperResolver(net, residual=True), "auto": SuperResolver(copy.deepcopy(net), residual=True)}
     photos = [torch.from_numpy(getattr(data, n)()[..., :3].copy()).permute(2, 0, 1)[None].float() / 255
               for n in ("astronaut", "chelsea", "coffee", "rocket")]  # fmt: skip
     saved = {}
-    for precision in ("fp32", "bf16"):
+    for precision in ("fp32", "auto"):  # auto: fp16 on CUDA
         model, dtype = on_device(models[precision], torch.device("cuda"), precision)
         saved[precision] = [upscale_tensor(model, p.cuda().to(dtype), tile=256).mul(255).round() for p in photos]
-    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["auto"], strict=True)]).mean()
     assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 
 from srdistill.checkpoints import save_weights
 from srdistill.compat.basicsr import rrdbnet_class
+from srdistill.errors import UserError
 from srdistill.inference.student import load_student
 from srdistill.inference.upscale import on_device, upscale_tensor
 from srdistill.students.base import SuperResolver
@@ -123,15 +125,26 @@ def photo_crops(side: int) -> list[torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_bf16_output_stays_within_50_db_of_fp32_on_colour_photos() -> None:
-    """An RRDB whose output is a photo (bicubic plus its correction), in bf16 and fp32, as saved (8 bits)."""
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_half_precision_output_stays_within_50_db_of_fp32_on_colour_photos(precision: str) -> None:
+    """An RRDB whose output is a photo (bicubic plus its correction), as saved (8 bits). Two blocks:
+    at the paper's 23, bf16 falls to 48 dB and fp16 stays near 60 (docs/benchmarks.md)."""
     torch.manual_seed(0)
     net = rrdbnet_class()(3, 3, scale=4, num_feat=32, num_block=2, num_grow_ch=16)
-    student = SuperResolver(net, residual=True)
     saved = {}
-    for precision in ("fp32", "bf16"):
-        model, dtype = on_device(student, torch.device("cpu"), precision)
-        saved[precision] = [upscale_tensor(model, c.to(dtype)).mul(255).round() for c in photo_crops(40)]
-    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["bf16"], strict=True)]).mean()
+    for p in ("fp32", precision):
+        model, dtype = on_device(SuperResolver(copy.deepcopy(net), residual=True), torch.device("cpu"), p)
+        saved[p] = [upscale_tensor(model, c.to(dtype)).mul(255).round() for c in photo_crops(40)]
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved[precision], strict=True)]).mean()
     assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50
     assert saved["fp32"][0].std() > 20  # the output is a photo, not a constant the comparison could hide in
+
+
+def test_fp16_overflow_is_an_error() -> None:
+    student = small_student()
+    with torch.no_grad():
+        student.net.conv_hr.weight.mul_(1e4)  # activations beyond float16's 65504
+        student.net.conv_last.weight.mul_(1e4)
+    model, dtype = on_device(student, torch.device("cpu"), "fp16")
+    with pytest.raises(UserError, match="overflowed float16"):
+        upscale_tensor(model, torch.rand(1, 3, 9, 9).to(dtype), tile=64)

@@ -43,11 +43,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = runpy.run_path(str(ROOT / "scripts" / "skimage_photos.py"))
 
 
-def paper_student() -> SuperResolver:
+def paper_student(residual: bool) -> SuperResolver:
+    """The paper's RRDB with seeded random weights; ``residual`` adds a bicubic upscale of the input to
+    its output, so that the output is a photo (a random network alone gives a near-constant image,
+    in which precision differences hide)."""
+    torch.manual_seed(0)
     entry = catalog().students.get("rrdb")
-    cfg = entry.config(type="rrdb", num_feat=64, num_block=23, num_grow_ch=32)
+    cfg = entry.config(type="rrdb", num_feat=64, num_block=23, num_grow_ch=32, residual=residual)
     info = DataInfo(channels=3, num_classes=0, hr_size=(0, 0), class_names=())
-    return entry.build(cfg, info)
+    student = entry.build(cfg, info)
+    if residual:  # its last layer starts at zero (exactly bicubic): give it a correction to make
+        torch.nn.init.normal_(student.net.conv_last.weight, std=0.01)
+    return student
 
 
 def write_photos(folder: Path, crop: int | None) -> float:
@@ -98,11 +105,13 @@ def main() -> None:
     parser.add_argument("--precisions", type=lambda t: t.split(","), default=["fp32"],
                         help="Comma-separated: fp32, bf16, fp16 or auto.")  # fmt: skip
     parser.add_argument("--crop", type=int, default=None, help="Centre-crop the photos to this side (slow devices).")
+    parser.add_argument("--residual", action="store_true", help="Paper RRDB as a residual student (see paper_student).")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     device = select_device(args.device)
     if args.checkpoint is None:
-        student, channels, what = paper_student(), 3, "paper RRDB 64/23/32 (random weights)"
+        student, channels = paper_student(args.residual), 3
+        what = f"paper RRDB 64/23/32 (random weights{', residual' if args.residual else ''})"
     else:
         try:
             (student, channels), what = load_student(args.checkpoint), str(args.checkpoint)

@@ -181,9 +181,9 @@ def on_device(student: SuperResolver, device: torch.device, precision: Precision
     """The student on ``device`` for inference, channels-last, and the dtype its input must have.
 
     ``auto`` is fp16 on CUDA (tensor cores) and float32 elsewhere: a CPU without half-precision
-    matrix units emulates it, slower. fp16 keeps the paper's 23-block RRDB within 59.6 dB PSNR of
-    float32 on the test photos, bf16 (three fewer mantissa bits) only 48.1 dB (docs/benchmarks.md);
-    fp16's narrower range is checked, an overflow being an error. The weights themselves are
+    matrix units emulates it, slower. On the test photos the paper's 23-block RRDB in fp16 is
+    within 60.8 dB PSNR of float32, in bf16 (three fewer mantissa bits) only 51.3 dB
+    (docs/benchmarks.md); fp16's narrower range is checked, an overflow being an error. The weights themselves are
     cast, so no autocast is paid per call, and tiles are stitched in float32. Channels-last is
     cuDNN's fast convolution layout, and for RRDB inference oneDNN's too (docs/benchmarks.md).
     """

@@ -128,7 +128,7 @@ def photo_crops(side: int) -> list[torch.Tensor]:
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_half_precision_output_stays_within_50_db_of_fp32_on_colour_photos(precision: str) -> None:
     """An RRDB whose output is a photo (bicubic plus its correction), as saved (8 bits). Two blocks:
-    at the paper's 23, bf16 falls to 48 dB and fp16 stays near 60 (docs/benchmarks.md)."""
+    at the paper's 23, bf16 is near 50 dB and fp16 near 60 (docs/benchmarks.md)."""
     torch.manual_seed(0)
     net = rrdbnet_class()(3, 3, scale=4, num_feat=32, num_block=2, num_grow_ch=16)
     saved = {}

@@ -4,6 +4,8 @@
 
 Writes JPEGs of the given size (ImageNet's average is about 482×418) to a temporary folder and
 times ``FolderImages.__getitem__`` (decode, resize shorter side to 256, centre crop) on one core.
+Draft mode only changes anything for JPEGs whose sides are both at least twice 256
+(``benchmarks/jpeg_draft.py`` measures what it changes there).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
             path = Path(tmp) / f"{i}.JPEG"
             Image.fromarray(noisy.astype(np.uint8)).save(path, quality=90)
             samples.append((str(path), 0))
+        FolderImages(samples[:1], hr_size=256, channels=3)[0]  # the first decode imports torchvision: not timed
         for draft in (False, True):
             ds = FolderImages(samples, hr_size=256, channels=3)
             ds.draft = draft

@@ -6,21 +6,22 @@
 
 For each preset, in one process on one device:
 
-(a) a minimal hand-written loop for the same models (basicsr RRDBNet, a timm teacher, kornia
-    resizes, ``torch.optim.Adam``): degrade, super-resolve, resize, the frozen teacher on the
-    original (no grad) and on the SR image, logit MSE, backward, step; and an evaluation pass
-    (teacher on originals and on SR, top-1);
+(a) a minimal hand-written loop for the same models (``hand_loop.py``: basicsr RRDBNet, a timm
+    teacher, kornia resizes, ``torch.optim.Adam``): degrade, super-resolve, resize, the frozen
+    teacher on the original (no grad) and on the SR image, logit MSE, backward, step; and an
+    evaluation pass (teacher on originals and on SR, top-1);
 (b) srdistill's own trainer (``srdistill train``, reading ``train_images_per_s`` of the second
     epoch from ``metrics.csv``; the first one warms up) and its evaluation pass (what
     ``compare`` runs, here with the student as the only method).
 
 Both read the same data set object with the same batch size, loader workers and runtime switches
-(channels-last, bf16; ``--set`` changes the recipe for both), so the ratio (b)/(a) is what the
-toolkit costs or saves. A third loop, (a) in plain eager float32 (contiguous, no autocast),
-is the baseline the runtime switches are measured against. FLOPs are
-counted with ``torch.utils.flop_counter.FlopCounterMode`` on one hand-written step; the peak is
-a measured matmul (float32 on CPU, bf16 on CUDA); MFU = achieved FLOP/s ÷ that peak.
-``--variants`` also times the trainer with speed switches flipped (docs/benchmarks.md). Every
+(channels-last, bf16, ``runtime.compile``; ``--set`` changes the recipe for both), so the ratio
+(b)/(a) is what the toolkit costs or saves. A third loop, (a) in plain eager float32 (contiguous,
+no autocast), is the baseline the runtime switches are measured against. FLOPs are counted with
+``FlopCounterMode`` on one hand-written step; the peak is a measured matmul (float32 on CPU, bf16
+on CUDA); MFU = achieved FLOP/s ÷ that peak.
+``--variants`` also times the trainer with speed switches flipped (docs/benchmarks.md), with
+each one's MFU and how much longer its first epoch took (compiling, autotuning). Every
 loop and variant is timed once per round, rounds interleaved, and ratios are medians of per-round
 ratios, so a machine whose speed drifts during the run moves all of them alike.
 
@@ -35,227 +36,42 @@ import argparse
 import csv
 import json
 import math
+import os
 import platform
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
+from hand_loop import HandWritten, eval_epoch, loader, step_flops, timed, train_epoch
+from presets import DEFAULTS, PRESETS
 from rich.console import Console
-from torch.utils.data import DataLoader
-from torch.utils.flop_counter import FlopCounterMode
 
-from srdistill.data.base import collate
 from srdistill.engine.build import build
-from srdistill.engine.devices import select_device, synchronize
+from srdistill.engine.devices import configure, select_device, synchronize
 from srdistill.engine.evaluate import evaluate
 from srdistill.engine.train import train
-from srdistill.imaging import center_crop, resize, scaled_size
 from srdistill.recipe.loading import load_recipe
 from srdistill.recipe.schema import Recipe
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# -- presets -------------------------------------------------------------------------------------------
-
-
-def quickstart_overrides(folder: Path, steps: int, batch: int) -> tuple[Path, list[str]]:
-    return ROOT / "recipes" / "fmnist_darionet.yaml", [
-        "teacher.weights=null",
-        "student.weights=null",
-        f"data.train_size={steps * batch}",
-        f"data.val_size={2 * batch}",
-        f"data.test_size={steps * batch}",
-    ]
-
-
-def paper_overrides(folder: Path, steps: int, batch: int) -> tuple[Path, list[str]]:
-    tree = folder / "imagenet"
-    per_class = -(-steps * batch // 2)  # two classes: at least steps × batch images
-    write_tree(tree, {"train": per_class, "val": max(2, batch)})
-    return ROOT / "recipes" / "darionet_imagenet.yaml", [
-        f"data.root={tree}",
-        "data.train_fraction=1.0",
-        "teacher.weights=null",
-        "student.weights=null",
-        "train.num_workers=0",  # the recipe's 8 workers would compete with the compute on a small CPU;
-        "compare.num_workers=0",  # --set train.num_workers=8 on a GPU machine (both loops use it)
-    ]
-
-
-PRESETS: dict[str, Callable[[Path, int, int], tuple[Path, list[str]]]] = {
-    "quickstart": quickstart_overrides,
-    "paper": paper_overrides,
-}
-#: (steps, batch) by preset and device type: enough work to time, little enough to finish
-DEFAULTS = {("quickstart", "cpu"): (30, 64), ("paper", "cpu"): (3, 2), ("quickstart", "cuda"): (100, 256),
-            ("paper", "cuda"): (30, 32)}  # fmt: skip
-
-
-def write_tree(root: Path, counts: dict[str, int]) -> None:
-    """An ImageNet-style tree of 320×288 photo-like JPEGs (resized and cropped to 256 on loading)."""
-    rng = np.random.default_rng(0)
-    for split, count in counts.items():
-        for name in ("n01440764", "n01443537"):
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(count):
-                base = Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).resize((320, 288))
-                noisy = np.clip(np.asarray(base, np.int16) + rng.integers(-20, 20, (288, 320, 3)), 0, 255)
-                Image.fromarray(noisy.astype(np.uint8)).save(folder / f"{i}.JPEG", quality=90)
-
-
-# -- (a) the hand-written loop ---------------------------------------------------------------------------
-
-
-@dataclass
-class HandWritten:
-    """The same models and data as ``recipe``, wired by hand.
-
-    The teacher's preprocessing numbers (resize, crop, interpolation, mean, std) are those
-    srdistill resolved for the recipe (``teacher_preprocessing.json``), so both do the same work.
-    """
-
-    recipe: Recipe
-    device: torch.device
-    prep: dict[str, Any]
-    num_classes: int
-    channels: int
-    plain: bool = False  # float32, contiguous, no autocast: the eager baseline, whatever the recipe says
-    student: torch.nn.Module = field(init=False)
-    teacher: torch.nn.Module = field(init=False)
-
-    def __post_init__(self) -> None:
-        import timm
-
-        from srdistill.compat.basicsr import rrdbnet_class
-
-        r, s, c = self.recipe, self.recipe.student, self.channels
-        self.student = rrdbnet_class()(c, c, num_feat=s.num_feat, num_block=s.num_block, num_grow_ch=s.num_grow_ch,
-                                       scale=4)  # fmt: skip
-        self.teacher = timm.create_model(r.teacher.model, pretrained=False, num_classes=self.num_classes,
-                                         in_chans=len(self.prep["mean"]))  # fmt: skip
-        self.input_size = tuple(self.prep["input_size"])
-        self.resize_size = tuple(self.prep["resize_size"])
-        self.interpolation = self.prep["interpolation"]
-        self.mean = torch.tensor(self.prep["mean"], device=self.device).view(1, -1, 1, 1)
-        self.std = torch.tensor(self.prep["std"], device=self.device).view(1, -1, 1, 1)
-        memory = torch.channels_last if r.runtime.channels_last and not self.plain else torch.contiguous_format
-        self.student.to(self.device, memory_format=memory)
-        self.teacher.to(self.device, memory_format=memory).eval().requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.student.parameters(), lr=r.train.optimizer.lr)
-
-    def autocast(self) -> AbstractContextManager[object]:
-        if self.recipe.runtime.amp == "bf16" and not self.plain:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
-
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[1] == 1 and self.mean.shape[1] == 3:
-            x = x.expand(-1, 3, -1, -1)
-        x = center_crop(resize(x, self.resize_size, self.interpolation), self.input_size)
-        return self.teacher((x - self.mean) / self.std)
-
-    def super_resolve(self, hr: torch.Tensor) -> torch.Tensor:
-        lr = resize(hr, scaled_size(tuple(hr.shape[-2:]), self.recipe.degradation.factor), "bicubic")
-        return resize(self.student(lr), tuple(hr.shape[-2:]), "bicubic")
-
-    def train_step(self, images: torch.Tensor) -> None:
-        hr = images.to(self.device, non_blocking=True).float() / 255
-        with self.autocast():
-            sr = self.super_resolve(hr)
-            with torch.no_grad():
-                target = self.classify(hr)
-            loss = F.mse_loss(self.classify(sr).float(), target.float())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-
-    @torch.no_grad()
-    def eval_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        hr = images.to(self.device, non_blocking=True).float() / 255
-        labels = labels.to(self.device, non_blocking=True)
-        with self.autocast():
-            ref = self.classify(hr).argmax(1)
-            sr = self.super_resolve(hr).clamp_(0, 1)
-            out = self.classify(sr).argmax(1)
-        return torch.stack([(ref == labels).sum(), (out == labels).sum()])
-
-
-def loader(dataset: Any, batch: int, workers: int, device: torch.device, shuffle: bool) -> DataLoader:
-    """A plain DataLoader with the recipe's worker count (workers kept across epochs, as srdistill does)."""
-    return DataLoader(dataset, batch_size=batch, shuffle=shuffle, collate_fn=collate, drop_last=True,
-                      num_workers=workers, persistent_workers=workers > 0, pin_memory=device.type == "cuda",
-                      generator=torch.Generator().manual_seed(0))  # fmt: skip
-
-
-def timed(run: Callable[[], int], device: torch.device) -> float:
-    """Images per second of ``run()`` (which returns how many images it processed)."""
-    synchronize(device)
-    start = time.perf_counter()
-    images = run()
-    synchronize(device)
-    return images / (time.perf_counter() - start)
-
-
-def train_epoch(hand: HandWritten, dataset: Any, batch: int) -> Callable[[], int]:
-    data = loader(dataset, batch, hand.recipe.train.num_workers, hand.device, shuffle=True)
-
-    def epoch() -> int:
-        seen = 0
-        for images, _, _ in data:
-            hand.train_step(images)
-            seen += len(images)
-        return seen
-
-    return epoch
-
-
-def eval_epoch(hand: HandWritten, dataset: Any, batch: int) -> Callable[[], int]:
-    data = loader(dataset, batch, hand.recipe.compare.num_workers, hand.device, shuffle=False)
-
-    def epoch() -> int:
-        seen = 0
-        for images, labels, _ in data:
-            hand.eval_step(images, labels)
-            seen += len(images)
-        return seen
-
-    return epoch
-
-
-def step_flops(hand: HandWritten, dataset: Any) -> tuple[float, float]:
-    """FLOPs per image of one training step and of one evaluation step (batch of 2)."""
-    images = torch.stack([dataset[i][0] for i in range(2)])
-    labels = torch.zeros(2, dtype=torch.long)
-    with FlopCounterMode(display=False) as counter:
-        hand.train_step(images)
-    train_flops = counter.get_total_flops() / 2
-    with FlopCounterMode(display=False) as counter:
-        hand.eval_step(images, labels)
-    return train_flops, counter.get_total_flops() / 2
-
 
 # -- (b) srdistill ---------------------------------------------------------------------------------------
 
 
-def srdistill_train(path: Path, overrides: list[str], folder: Path, steps: int) -> float:
-    """``train_images_per_s`` of epoch 2 of a real ``srdistill train`` run (epoch 1 warms up)."""
+def srdistill_train(path: Path, overrides: list[str], folder: Path, steps: int) -> tuple[float, float]:
+    """``train_images_per_s`` of epoch 2 of a real ``srdistill train`` run (epoch 1 warms up), and
+    how many more seconds epoch 1 took (compiling, autotuning, first allocations)."""
     run = folder / f"run-{time.monotonic_ns()}"
     extra = [f"run.dir={run}", "train.epochs=2", f"train.max_steps_per_epoch={steps}",
              "train.tensorboard=false", "train.checkpoint_minutes=0"]  # fmt: skip
-    train(load_recipe(path, [*overrides, *extra]), Console(quiet=True))
+    recipe = load_recipe(path, [*overrides, *extra])
+    train(recipe, Console(quiet=True))
     with (run / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    return float(rows[-1]["train_images_per_s"])
+        first, last = (float(row["train_images_per_s"]) for row in list(csv.DictReader(f))[:2])
+    images = steps * recipe.train.batch_size
+    return last, images / first - images / last
 
 
 def srdistill_eval_epoch(recipe: Recipe, device: torch.device, dataset: Any, batch: int) -> Callable[[], int]:
@@ -306,9 +122,14 @@ def device_name(device: torch.device) -> str:
 VARIANTS = {
     "contiguous": ["runtime.channels_last=false"],
     "bf16": ["runtime.amp=bf16"],
-    "compile": ["runtime.compile=true"],
+    "fp32": ["runtime.amp=none"],
+    "regional": ["runtime.compile=regional"],
+    "compile": ["runtime.compile=default"],
+    "max_autotune": ["runtime.compile=max-autotune-no-cudagraphs"],
+    "deterministic": ["runtime.deterministic=true"],  # no cuDNN autotuning
+    "no_tf32": ["runtime.tf32=false"],
     "cache_teacher": ["runtime.cache_teacher=true"],
-    "unfused": ["train.optimizer.fused=false"],
+    "unfused": ["train.optimizer.fused=false"],  # torch's default: foreach Adam on CUDA, the for-loop on CPU
     "workers2": ["train.num_workers=2"],
 }
 
@@ -337,23 +158,28 @@ def bench(preset: str, args: argparse.Namespace, device: torch.device, peak: flo
         "srdistill_eval": srdistill_eval_epoch(recipe, device, dataset, batch),
     }
     for run in passes.values():
-        timed(run, device)  # warm-up
+        configure(recipe.runtime, device)  # the process-wide flags, which a variant may have changed
+        timed(run, device)  # warm-up (and compiling, with runtime.compile)
     chosen = list(VARIANTS) if args.variants == "all" else [v for v in args.variants.split(",") if v]
     unknown = sorted(set(chosen) - set(VARIANTS))
     if unknown:
         raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     variants = {name: VARIANTS[name] for name in chosen}
     speeds: dict[str, list[float]] = {name: [] for name in [*passes, "srdistill_train", *variants]}
+    warmup: dict[str, list[float]] = {name: [] for name in ["srdistill_train", *variants]}
     for r in range(rounds):
         for name, run in passes.items():
+            configure(recipe.runtime, device)
             speeds[name].append(timed(run, device))
-        speeds["srdistill_train"].append(srdistill_train(path, base, folder, steps))
-        for name, extra in variants.items():
+        trainers = {"srdistill_train": base} | {name: [*base, *extra] for name, extra in variants.items()}
+        for name, settings in trainers.items():
             try:
-                speeds[name].append(srdistill_train(path, [*base, *extra], folder, steps))
+                rate, extra_s = srdistill_train(path, settings, folder, steps)
             except Exception as err:  # a switch this device cannot use: say so, keep going
-                speeds[name].append(math.nan)
+                rate, extra_s = math.nan, math.nan
                 print(f"  {name}: failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
+            speeds[name].append(rate)
+            warmup[name].append(extra_s)
         print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in speeds.items()))
 
     def ratio(a: str, b: str) -> float:
@@ -369,9 +195,15 @@ def bench(preset: str, args: argparse.Namespace, device: torch.device, peak: flo
     result["train_mfu"] = med["srdistill_train"] * train_flops / peak
     result["hand_train_mfu"] = med["hand_train"] * train_flops / peak
     result["floor_images_per_s"] = peak / train_flops
+    # epoch 1's extra seconds in round 1, when caches were cold (later rounds reuse compiled code)
+    result["first_epoch_extra_s"] = {name: values[0] for name, values in warmup.items()}
     if variants:  # each switch's speed relative to the default trainer in the same round
-        result["variants"] = {name: {**summary(speeds[name]), "vs_default": ratio(name, "srdistill_train")}
-                              for name in variants}  # fmt: skip
+        result["variants"] = {
+            name: {**summary(speeds[name]), "vs_default": ratio(name, "srdistill_train"),
+                   "mfu": statistics.median(speeds[name]) * train_flops / peak,
+                   "first_epoch_extra_s": warmup[name][0]}
+            for name in variants
+        }  # fmt: skip
     return result
 
 
@@ -398,6 +230,8 @@ def main() -> None:
     results = {"device": device_name(device), "torch": torch.__version__, "peak_flops": peak, "peak_dtype": dtype}
     results["presets"] = []
     with tempfile.TemporaryDirectory() as tmp:
+        # compiled kernels go to a fresh cache, so round 1's compile seconds are those of a first run
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tmp) / "inductor")
         for preset in PRESETS if args.preset == "all" else [args.preset]:
             r = bench(preset, args, device, peak, Path(tmp))
             results["presets"].append(r)
@@ -410,6 +244,9 @@ def main() -> None:
                 f"[{preset}] eval:  hand {ips['hand_eval']:.2f} img/s, srdistill {ips['srdistill_eval']:.2f} img/s "
                 f"(ratio {r['eval_ratio']:.3f}); {r['eval_gflop_per_image']:.2f} GFLOP/img"
             )
+            for name, v in r.get("variants", {}).items():
+                print(f"[{preset}] variant {name}: {v['median']:.2f} img/s, ×{v['vs_default']:.3f} the default, "
+                      f"MFU {100 * v['mfu']:.1f}%, epoch 1 took {v['first_epoch_extra_s']:.1f} s longer")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
         print(f"wrote {args.json}")

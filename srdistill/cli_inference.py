@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -37,6 +37,10 @@ def upscale(
         float | None, typer.Option(help="Output size ÷ input size; default: the network's own (×4).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16", "fp16"],
+        typer.Option(help="Number format the network runs in: auto is fp16 on CUDA (tensor cores), fp32 elsewhere."),
+    ] = "auto",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Redo outputs that exist already (default: skip and count them).")
     ] = False,
@@ -55,9 +59,8 @@ def upscale(
         check_tiling(tile, overlap, scale)
         check_student_metadata(checkpoint)
         student, channels = load_student(checkpoint)
-        result = upscale_files(
-            student, channels, source, target, select_device(device), console.err, tile, overlap, scale, overwrite
-        )
+        result = upscale_files(student, channels, source, target, select_device(device), console.err, tile=tile,
+                               overlap=overlap, scale=scale, overwrite=overwrite, precision=precision)  # fmt: skip
     except UserError as e:
         fail(e)
     _upscale_summary(result, channels, target)

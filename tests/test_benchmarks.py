@@ -50,9 +50,76 @@ def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["device"] == "cpu" and report["megapixels"] == pytest.approx(0.911, abs=0.001)
-    assert set(report["tiles"]) == {"auto", "128"}
-    assert report["tiles"]["128"]["tile"] == 128 and report["tiles"]["auto"]["tile"] >= 32
-    for row in report["tiles"].values():
+    assert set(report["runs"]) == {"fp32 auto", "fp32 128"}
+    assert report["runs"]["fp32 128"]["tile"] == 128 and report["runs"]["fp32 auto"]["tile"] >= 32
+    for row in report["runs"].values():
         assert row["s_per_mp"] == pytest.approx(row["seconds"] / report["megapixels"])
-        assert row["peak_gib"] > 0
+        assert row["peak_gib"] > 0 and row["psnr_vs_fp32_db"] == float("inf")  # fp32 against itself
     assert "s per input megapixel" in proc.stdout
+    command[-2:] = ["--precisions", "fp32,bf16", "--crop", "24", "--tiles", "64", "--json", str(out)]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report["runs"]) == {"fp32 64", "bf16 64"} and report["megapixels"] == pytest.approx(4 * 24 * 24 / 1e6)
+    assert 20 < report["runs"]["bf16 64"]["psnr_vs_fp32_db"] < float("inf")
+
+
+@pytest.mark.slow
+def test_train_speed_compiles_both_loops_and_reports_variants(fmnist_root: Path, tmp_path: Path) -> None:
+    """Regional compile for the trainer and the hand-written loop alike; a variant gets its MFU and warm-up."""
+    out = tmp_path / "speed.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--preset", "quickstart", "--steps", "2",
+        "--batch", "4", "--rounds", "1", "--device", "cpu", "--set", f"data.root={fmnist_root}",
+        "--set", "runtime.compile=regional", "--variants", "deterministic", "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (preset,) = json.loads(out.read_text())["presets"]
+    variant = preset["variants"]["deterministic"]
+    assert variant["median"] > 0 and 0 < variant["mfu"] < 1 and "first_epoch_extra_s" in variant
+    assert set(preset["first_epoch_extra_s"]) == {"srdistill_train", "deterministic"}
+    assert "variant deterministic" in proc.stdout
+
+
+def test_jpeg_draft_reports_pixel_changes_rates_and_agreement(tmp_path: Path) -> None:
+    import timm
+
+    weights = tmp_path / "resnet50.pth"  # random: exercises the agreement, says nothing of its value
+    torch.save(timm.create_model("resnet50", pretrained=False).state_dict(), weights)
+    out = tmp_path / "draft.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "jpeg_draft.py"), "--sides", "600",
+               "--teacher-weights", str(weights), "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == 18 and 0 < report["share_of_pixels_changed"] <= 1
+    assert 0 < report["mean_abs_grey_levels"] <= report["largest_abs_grey_levels"]
+    assert report["psnr_db_worst"] <= report["psnr_db_median"] < float("inf")
+    assert set(report["images_per_s_per_core"]) == {"full", "draft"}
+    assert 0 <= report["teacher_top1_agreement"] <= 1
+
+
+def test_the_paper_recipes_decode_jpegs_in_full() -> None:
+    from srdistill.recipe.loading import read_yaml
+
+    for name in ("darionet_imagenet.yaml", "darionet_imagenet_judges.yaml"):
+        assert read_yaml(ROOT / "recipes" / name)["data"]["jpeg_draft"] is False
+
+
+def test_profile_step_splits_a_step_by_family(fmnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "profile.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--preset", "quickstart", "--device",
+               "cpu", "--steps", "1", "--warmup", "1", "--batch", "4", "--set", f"data.root={fmnist_root}",
+               "--json", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = report["ms_per_step"]
+    families = ["RRDB convolutions (3×3)", "RRDB concatenations", "RRDB LeakyReLU", "optimizer",
+                "teacher (ResNet50 or the recipe's)",
+                "resizes (degradation, SR to original, teacher input)"]  # fmt: skip
+    for family in families:
+        assert rows[family] > 0, family
+    # the families split the operators' own time, which the step's wall time bounds
+    assert sum(rows.values()) <= report["wall_ms_per_step"] * 1.05

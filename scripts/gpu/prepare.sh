@@ -16,11 +16,12 @@ py=${PYTHON:-.venv/bin/python}
 rm -rf .gpu && mkdir -p .gpu/wheels
 
 # binary wheels (any platform tag a manylinux x86-64 image takes) for the GPU image's Python:
-# pydantic, kornia, spandrel, the shards reader, pytest, and basicsr's imports a PyTorch image may lack
+# pydantic, kornia, spandrel, the shards reader, pytest, basicsr's imports a PyTorch image may lack, and
+# Real-ESRGAN (the upscale benchmark's peer; pure Python, installed without its dependencies)
 packages=(
   pydantic pydantic-core annotated-types typing-inspection typing-extensions
   kornia kornia-rs spandrel addict yapf platformdirs lmdb future opencv-python-headless scipy
-  webdataset braceexpand pytest pluggy iniconfig pygments packaging
+  webdataset braceexpand pytest pluggy iniconfig pygments packaging realesrgan
 )
 mapfile -t pinned < <("$py" - "${packages[@]}" <<'PY'
 import sys

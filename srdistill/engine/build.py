@@ -17,7 +17,7 @@ from torch import nn
 from srdistill.catalog import catalog
 from srdistill.checkpoints.student import classifier_config, load_student_checkpoint
 from srdistill.data.base import DataInfo, Splits, relabel
-from srdistill.engine.devices import configure, select_device
+from srdistill.engine.devices import compile_module, configure, select_device
 from srdistill.engine.loaders import seed_everything
 from srdistill.engine.runs import BEST
 from srdistill.engine.validity import check, check_outputs, check_paths
@@ -137,8 +137,7 @@ def place(module: M, recipe: Recipe, device: torch.device) -> M:
         module = module.to(device=device, memory_format=torch.channels_last)
     else:
         module = module.to(device)
-    if recipe.runtime.compile:
-        module.compile()  # in place: state_dict keys stay as they are
+    compile_module(module, recipe.runtime.compile)
     return module
 
 

@@ -19,7 +19,7 @@ from srdistill.methods import BASELINES, ORIGINAL, REFERENCE_BASELINE, recovered
 from srdistill.recipe.schema import Recipe
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RouteRow:
     """A route to recognition: an SR row read by a classifier, what it scores and what it cost."""
 
@@ -82,9 +82,10 @@ def route_rows(recipe: Recipe, rows: dict[str, Row], classifiers: dict[str, dict
 
     def route(name: str, sr: str, classifier: str, by: dict[str, Row], runs: list[Path]) -> RouteRow:
         value = by[sr].metrics.get("top1", math.nan)
-        return RouteRow(name, sr, classifier, value, recovered(value, low, high),
-                        by[ORIGINAL].metrics.get("top1", math.nan), rows[sr].metrics.get("psnr", math.nan),
-                        rows[sr].metrics.get("ssim", math.nan), train_seconds(runs))  # fmt: skip
+        return RouteRow(route=name, sr=sr, classifier=classifier, top1=value, recovered=recovered(value, low, high),
+                        top1_original=by[ORIGINAL].metrics.get("top1", math.nan),
+                        psnr=rows[sr].metrics.get("psnr", math.nan), ssim=rows[sr].metrics.get("ssim", math.nan),
+                        train_seconds=train_seconds(runs))  # fmt: skip
 
     out = [route(name, name, "teacher", rows, costs.get(name, [])) for name in rows]
     for r in recipe.compare.routes:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -13,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from srdistill.catalog import catalog
-from srdistill.engine.devices import synchronize
+from srdistill.engine.devices import RowTimer
 from srdistill.engine.distributed import SINGLE, Cluster, sum_all
 from srdistill.engine.sr_pass import Outputs, SRBatch, sr_passes, untimed
 from srdistill.methods import ORIGINAL
@@ -73,8 +71,8 @@ def evaluate(
 
     Row ``original`` is the teacher on the originals, the reference for ``logit_mse``,
     ``agreement`` and ``ce_gap``. With ``timed``, ``seconds`` counts a row's SR and teacher passes
-    only, synchronised with the device (which keeps a GPU from running ahead: validation, which
-    never reads it, passes ``timed=False``). With several processes each evaluates its shard and the
+    only (device time, from CUDA events on a GPU; validation, which never reads it, passes
+    ``timed=False``). With several processes each evaluates its shard and the
     metric sums are added over all of them. Without ``labels`` (a teacher whose outputs are not
     class logits, a data set without labels) the metrics that need them are left out. Each of
     ``classifiers`` (judges, ensemble members) sees the same images as the teacher and gets
@@ -91,14 +89,7 @@ def evaluate(
         c: {n: [catalog().metrics.get(m).build() for m in classifier_metrics] for n in seen_by[c]} for c in classifiers
     }
 
-    @contextmanager
-    def timer(name: str) -> Iterator[None]:
-        synchronize(device)
-        start = time.perf_counter()
-        yield
-        synchronize(device)
-        rows[name].seconds += time.perf_counter() - start
-
+    timer = RowTimer(device)
     was_training = teacher.training
     teacher.eval()
     for method in methods.values():
@@ -115,6 +106,7 @@ def evaluate(
     finally:
         teacher.train(was_training)
     for name in names:
+        rows[name].seconds = timer.seconds(name)
         rows[name].metrics = _compute(meters[name], kept, device, cluster)
         for c in classifiers:
             if name in judged[c]:

@@ -28,7 +28,7 @@ LOGGING = ("wandb", "train.tensorboard", "train.log_every")
 def differences(saved: dict[str, Any], recipe: Recipe) -> list[str]:
     """What differs between the ``saved`` resolved recipe and ``recipe``, one ``key: old → new`` each."""
     now = recipe.model_dump(mode="json")
-    old_flat, new_flat = _without_logging(_flatten(saved)), _without_logging(_flatten(now))
+    old_flat, new_flat = _without_logging(_in_todays_terms(saved)), _without_logging(_flatten(now))
     found = []
     for key in sorted(old_flat.keys() & new_flat.keys()):
         if old_flat[key] != new_flat[key]:
@@ -40,6 +40,18 @@ def differences(saved: dict[str, Any], recipe: Recipe) -> list[str]:
         if _under_leaf(key, new_flat):  # e.g. a whole section set to null
             found.append(f"{key}: {old_flat[key]!r} → (not set)")
     return found
+
+
+def _in_todays_terms(saved: dict[str, Any]) -> dict[str, Any]:
+    """The saved recipe's leaves as this version resolves them, so an older spelling of a value
+    (``runtime.compile: false`` for today's ``none``) compares equal; the fields it lacks stay
+    unset. As saved where it no longer validates."""
+    flat = _flatten(saved)
+    try:
+        today = _flatten(recipe_model().model_validate(saved).model_dump(mode="json"))
+    except ValidationError:
+        return flat
+    return {key: today.get(key, value) for key, value in flat.items()}
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

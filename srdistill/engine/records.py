@@ -49,7 +49,7 @@ def save_weights_files(
 
 
 def log_epoch(
-    run: RunDir, board: Board, progress: Progress, networks: list[Trainable], train: dict[str, float],
+    run: RunDir, board: Board, progress: Progress, networks: list[Trainable], *, train: dict[str, float],
     val: dict[str, float], seconds: float, train_seconds: float, images: int, cluster: Cluster,
 ) -> None:  # fmt: skip
     """The epoch's row in metrics.csv and on the boards, and the list of unreadable files."""

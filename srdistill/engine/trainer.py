@@ -253,8 +253,8 @@ class Trainer:
                 kinds = ["last", "best"] if improved else ["last"]
                 records.save_weights_files(self.folder, self.networks, self.recipe, kinds, self.channels, epoch=p.epoch,
                                            monitor=self.task.monitor, value=value)  # fmt: skip
-                records.log_epoch(self.folder, board, p, self.networks, train, val, seconds, train_seconds, images,
-                                  self.cluster)  # fmt: skip
+                records.log_epoch(self.folder, board, p, self.networks, train=train, val=val, seconds=seconds,
+                                  train_seconds=train_seconds, images=images, cluster=self.cluster)  # fmt: skip
                 records.log_preview(board, self.task.preview(preview) if preview is not None else None, p.global_step)
         if main and any(net.average is not None for net in self.networks):
             kept = [net for net in self.networks if net.average is not None]

@@ -39,13 +39,32 @@ class RuntimeConfig(Section):
         "none", description="bf16 autocast for the forward passes (CUDA; also works on CPU). Losses stay float32."
     )
     tf32: bool = Field(True, description="Allow TF32 matmuls and convolutions on CUDA (Ampere and newer).")
-    compile: bool = Field(False, description="torch.compile the student and the teacher (slow start, faster steps).")
+    compile: Literal["none", "regional", "default", "max-autotune-no-cudagraphs"] = Field(
+        "none",
+        description="torch.compile the student and the teacher: regional compiles each block a network repeats "
+        "(RRDB's 23 blocks, ResNet's bottlenecks) once and reuses it; default and max-autotune-no-cudagraphs compile "
+        "whole models in that torch.compile mode (slower start). Older recipes' true/false mean default/none.",
+    )
+    deterministic: bool = Field(
+        False,
+        description="CUDA: deterministic cuDNN kernels and no cuDNN autotuning (which picks the fastest kernel per "
+        "input size, sizes being fixed within a run). Some non-cuDNN kernels, e.g. the bicubic resize's backward, "
+        "remain nondeterministic.",
+    )
     cache_teacher: bool = Field(
         False,
         description="Student fit: compute the frozen teacher's logits on each training original once (first "
         "epoch) and reuse them; needs a classifier teacher and logit-only losses. Costs 4 bytes × classes per image "
         "of device memory; a resumed run recomputes them (equal up to float rounding).",
     )
+
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _old_boolean(cls, value: object) -> object:
+        """``compile: true`` (the one choice older recipes had) keeps meaning whole-model default compile."""
+        if isinstance(value, bool):
+            return "default" if value else "none"
+        return value
 
 
 class CheckpointRef(Section):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import torch
 from pydantic import Field, field_validator
 from torch import nn
 
@@ -67,12 +68,19 @@ def build_rrdb(cfg: RRDBConfig, info: DataInfo) -> SuperResolver:
         found = {"num_feat": arch.num_feat, "num_block": arch.num_block, "num_grow_ch": arch.num_grow_ch}
         found["scale"] = arch.scale
     sizes = {key: getattr(cfg, key) or found.get(key, default) for key, default in DEFAULTS.items()}
-    net = rrdbnet_class()(num_in_ch=info.channels, num_out_ch=info.channels, **sizes)
-    if state is not None:
+    make = rrdbnet_class()
+    if state is None:
+        net = make(num_in_ch=info.channels, num_out_ch=info.channels, **sizes)
+        if cfg.residual:  # start exactly at the bicubic upscale
+            nn.init.zeros_(net.conv_last.weight)
+            nn.init.zeros_(net.conv_last.bias)
+    else:
+        # every weight comes from the file: skip basicsr's random initialisation, which takes
+        # about a second for the paper's network (the meta device allocates and computes nothing)
+        with torch.device("meta"):
+            net = make(num_in_ch=info.channels, num_out_ch=info.channels, **sizes)
+        net.to_empty(device="cpu")
         check_and_load(net, state, f"student.weights ({cfg.weights})")
-    elif cfg.residual:  # start exactly at the bicubic upscale
-        nn.init.zeros_(net.conv_last.weight)
-        nn.init.zeros_(net.conv_last.bias)
     config = cfg.model_copy(update=sizes)
     return SuperResolver(net, cfg.resize, multiple=4 // sizes["scale"], config=config, residual=cfg.residual)
 

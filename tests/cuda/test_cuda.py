@@ -7,6 +7,7 @@ and the registries' components, never the engine's internals.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 from pathlib import Path
@@ -148,3 +149,47 @@ def test_compile(cli, write_recipe, tmp_path: Path) -> None:
     )
     assert compiled["val_psnr"] == pytest.approx(eager["val_psnr"], abs=0.5)
     assert compiled["val_logit_mse"] == pytest.approx(eager["val_logit_mse"], rel=0.2, abs=1e-3)
+
+
+def test_determinism_turns_cudnn_autotuning_off() -> None:
+    from srdistill.engine.devices import configure
+    from srdistill.recipe.sections import RuntimeConfig
+
+    device = torch.device("cuda")
+    configure(RuntimeConfig(), device)
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    configure(RuntimeConfig(deterministic=True), device)
+    assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+    configure(RuntimeConfig(), device)
+
+
+def test_row_timer_reads_cuda_events_per_row() -> None:
+    from srdistill.engine.devices import RowTimer
+
+    timer = RowTimer(torch.device("cuda"))
+    x = torch.rand(2048, 2048, device="cuda")
+    for _ in range(3):
+        with timer("matmul"):
+            x @ x
+    assert timer.seconds("matmul") > 0 and timer.seconds("idle") == 0
+
+
+def test_auto_precision_upscale_of_colour_photos_stays_within_50_db_of_fp32() -> None:
+    """The paper's RRDB size (bicubic plus its correction, so the output is a photo) on the four whole photos."""
+    from skimage import data
+
+    from srdistill.compat.basicsr import rrdbnet_class
+    from srdistill.inference.upscale import on_device, upscale_tensor
+    from srdistill.students.base import SuperResolver
+
+    torch.manual_seed(0)
+    net = rrdbnet_class()(3, 3, scale=4, num_feat=64, num_block=23, num_grow_ch=32)
+    models = {"fp32": SuperResolver(net, residual=True), "auto": SuperResolver(copy.deepcopy(net), residual=True)}
+    photos = [torch.from_numpy(getattr(data, n)()[..., :3].copy()).permute(2, 0, 1)[None].float() / 255
+              for n in ("astronaut", "chelsea", "coffee", "rocket")]  # fmt: skip
+    saved = {}
+    for precision in ("fp32", "auto"):  # auto: fp16 on CUDA
+        model, dtype = on_device(models[precision], torch.device("cuda"), precision)
+        saved[precision] = [upscale_tensor(model, p.cuda().to(dtype), tile=256).mul(255).round() for p in photos]
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved["auto"], strict=True)]).mean()
+    assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from srdistill.engine.build import build
-from srdistill.engine.devices import autocast, configure, select_device
+from srdistill.engine.devices import RowTimer, autocast, compile_module, configure, repeated_blocks, select_device
 from srdistill.errors import UserError
-from srdistill.recipe.loading import validate_recipe
+from srdistill.recipe.loading import load_recipe, validate_recipe
 from srdistill.recipe.sections import RuntimeConfig
 
 
@@ -61,7 +61,61 @@ def test_bf16_training_and_compare_run(cli, write_recipe, tmp_path) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize(("written", "mode"), [("true", "default"), ("false", "none"), ("regional", "regional")])
+def test_compile_choices_and_the_old_boolean(write_recipe, written: str, mode: str) -> None:
+    path = write_recipe()
+    path.write_text(path.read_text() + f"runtime: {{compile: {written}}}\n")
+    assert load_recipe(path).runtime.compile == mode
+
+
+def test_an_unknown_compile_mode_names_the_choices(cli, write_recipe, flatten) -> None:
+    result = cli("train", write_recipe(runtime={"compile": "fast"}), "--dry-run")
+    assert result.exit_code != 0
+    assert "runtime.compile" in flatten(result.stderr) and "max-autotune-no-cudagraphs" in flatten(result.stderr)
+
+
+def test_repeated_blocks_are_rrdbs_and_bottlenecks() -> None:
+    import timm
+
+    from srdistill.compat.basicsr import rrdbnet_class
+
+    rrdb = rrdbnet_class()(3, 3, num_feat=8, num_block=5, num_grow_ch=4)
+    assert repeated_blocks(rrdb) == list(rrdb.body)
+    resnet = timm.create_model("resnet50", pretrained=False)
+    blocks = repeated_blocks(resnet)
+    assert len(blocks) == 3 + 4 + 6 + 3 and {type(b).__name__ for b in blocks} == {"Bottleneck"}
+
+
 @pytest.mark.slow
-def test_compiled_training_runs(cli, write_recipe) -> None:
-    result = cli("train", write_recipe(runtime={"compile": True}))
+def test_regional_compile_traces_one_block_for_all_and_matches_eager() -> None:
+    from torch._dynamo.utils import counters
+
+    from srdistill.compat.basicsr import rrdbnet_class
+
+    torch.manual_seed(0)
+    net = rrdbnet_class()(3, 3, num_feat=8, num_block=4, num_grow_ch=4)
+    x = torch.rand(2, 3, 10, 10)
+    expected = net(x)
+    torch._dynamo.reset()
+    counters.clear()
+    compile_module(net, "regional")
+    keys = list(net.state_dict())
+    out = net(x)
+    out.mean().backward()
+    assert counters["stats"]["unique_graphs"] == 1  # four blocks, one graph
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    assert list(net.state_dict()) == keys and "body.0.rdb1.conv1.weight" in keys
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["regional", "max-autotune-no-cudagraphs"])
+def test_compiled_training_runs(cli, write_recipe, mode: str) -> None:
+    result = cli("train", write_recipe(runtime={"compile": mode}))
     assert result.exit_code == 0, result.output
+
+
+def test_row_timer_keeps_rows_apart() -> None:
+    timer = RowTimer(torch.device("cpu"))
+    with timer("a"):
+        torch.rand(64, 64) @ torch.rand(64, 64)
+    assert timer.seconds("a") > 0 and timer.seconds("b") == 0

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from srdistill.engine.identity import differences
 from srdistill.recipe.loading import validate_recipe
@@ -93,3 +94,17 @@ def test_logging_settings_are_not_part_of_the_run(recipe: Recipe, change) -> Non
     change(raw)
     assert differences(saved(recipe), validate_recipe(raw)) == []
     assert differences(raw, recipe) == []
+
+
+def test_an_older_spelling_of_a_value_is_the_same_recipe(write_recipe) -> None:
+    """Runs saved when runtime.compile was a boolean continue under its named choices."""
+    from srdistill.engine.identity import differences
+    from srdistill.engine.runs import resolved_yaml
+    from srdistill.recipe import load_recipe
+
+    recipe = load_recipe(write_recipe())
+    saved = yaml.safe_load(resolved_yaml(recipe))
+    saved["runtime"]["compile"] = False
+    assert differences(saved, recipe) == []
+    saved["runtime"]["compile"] = True  # today's "default": a different run
+    assert differences(saved, recipe) == ["runtime.compile: 'default' → 'none'"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ from PIL import Image
 
 from srdistill.checkpoints import save_weights
 from srdistill.compat.basicsr import rrdbnet_class
+from srdistill.errors import UserError
 from srdistill.inference.student import load_student
-from srdistill.inference.upscale import upscale_tensor
+from srdistill.inference.upscale import on_device, upscale_tensor
 from srdistill.students.base import SuperResolver
 
 
@@ -100,3 +102,66 @@ def test_bad_tiling_names_what_was_given(tile: int | None, overlap: int, message
     with pytest.raises(UserError) as e:
         check_tiling(tile, overlap, None)
     assert e.value.problem == message and "None" not in e.value.problem
+
+
+def test_precision_fp32_is_auto_on_cpu_and_bf16_runs(cli, tmp_path: Path, checkpoint: Path) -> None:
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (12, 10, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    outputs = {}
+    for precision in ("auto", "fp32", "bf16"):
+        out = tmp_path / f"{precision}.png"
+        result = cli("upscale", checkpoint, tmp_path / "x.png", out, "--precision", precision)
+        assert result.exit_code == 0, result.output
+        outputs[precision] = np.asarray(Image.open(out))
+    assert np.array_equal(outputs["auto"], outputs["fp32"])  # auto is fp32 on a CPU
+    assert outputs["bf16"].shape == outputs["fp32"].shape == (48, 40, 3)
+    result = cli("upscale", checkpoint, tmp_path / "x.png", tmp_path / "y.png", "--precision", "fp8")
+    assert result.exit_code != 0 and "fp8" in result.output
+
+
+def test_on_device_casts_weights_channels_last() -> None:
+    student, dtype = on_device(small_student(), torch.device("cpu"), "bf16")
+    assert dtype == torch.bfloat16
+    assert student.net.conv_first.weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(p.dtype == torch.bfloat16 for p in student.parameters())
+    assert on_device(small_student(), torch.device("cpu"), "auto")[1] == torch.float32
+    out = upscale_tensor(student, torch.rand(1, 3, 9, 9, dtype=torch.bfloat16), tile=64)
+    assert out.dtype == torch.float32  # results are stored in float32, whatever the network ran in
+
+
+def photo_crops(side: int) -> list[torch.Tensor]:
+    """Centre crops of scikit-image's four colour photos, ``(1, 3, side, side)`` in [0, 1]."""
+    from skimage import data
+
+    crops = []
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        image = getattr(data, name)()
+        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        crop = image[top : top + side, left : left + side, :3]
+        crops.append(torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255)
+    return crops
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_half_precision_output_stays_within_50_db_of_fp32_on_colour_photos(precision: str) -> None:
+    """An RRDB whose output is a photo (bicubic plus its correction), as saved (8 bits). Two blocks:
+    at the paper's 23, bf16 is near 50 dB and fp16 near 60 (docs/benchmarks.md)."""
+    torch.manual_seed(0)
+    net = rrdbnet_class()(3, 3, scale=4, num_feat=32, num_block=2, num_grow_ch=16)
+    saved = {}
+    for p in ("fp32", precision):
+        model, dtype = on_device(SuperResolver(copy.deepcopy(net), residual=True), torch.device("cpu"), p)
+        saved[p] = [upscale_tensor(model, c.to(dtype)).mul(255).round() for c in photo_crops(40)]
+    mse = torch.stack([(a - b).square().mean() for a, b in zip(saved["fp32"], saved[precision], strict=True)]).mean()
+    assert mse > 0 and 10 * torch.log10(255**2 / mse) > 50
+    assert saved["fp32"][0].std() > 20  # the output is a photo, not a constant the comparison could hide in
+
+
+def test_fp16_overflow_is_an_error() -> None:
+    student = small_student()
+    with torch.no_grad():
+        student.net.conv_hr.weight.mul_(1e4)  # activations beyond float16's 65504
+        student.net.conv_last.weight.mul_(1e4)
+    model, dtype = on_device(student, torch.device("cpu"), "fp16")
+    with pytest.raises(UserError, match="overflowed float16"):
+        upscale_tensor(model, torch.rand(1, 3, 9, 9).to(dtype), tile=64)

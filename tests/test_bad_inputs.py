@@ -384,6 +384,27 @@ def two_problems_at_once(folder, recipe):
     return train(folder, recipe, "--dry-run")
 
 
+def student_and_teacher_share_a_file(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    path = student_file(folder)
+    recipe["student"]["weights"] = str(path)
+    recipe["teacher"]["weights"] = str(path)
+    return train(folder, recipe, "--dry-run")
+
+
+def overwrite_would_delete_the_weights_it_starts_from(folder, recipe):
+    """--overwrite empties the run folder: a teacher file inside it is refused before anything is removed."""
+    recipe["teacher"]["weights"] = str(Path(recipe["run"]["dir"]) / "best.safetensors")
+    return train(folder, recipe, "--overwrite")
+
+
+def joint_fit_with_an_ensemble(folder, recipe):
+    fresh_run_dir(folder, recipe)
+    recipe["train"] = {"fit": "joint", "epochs": 1}
+    recipe["teachers"] = [{"name": "b", "teacher": recipe["teacher"]}]
+    return train(folder, recipe, "--dry-run")
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -414,6 +435,9 @@ CASES: list[Case] = [
     corrupt_dataset_file,
     batch_larger_than_the_data,
     batch_larger_than_the_data_at_dry_run,
+    student_and_teacher_share_a_file,
+    overwrite_would_delete_the_weights_it_starts_from,
+    joint_fit_with_an_ensemble,
     cuda_without_cuda,
     image_folder_missing_a_class_in_val,
     duplicate_top_level_key,
@@ -458,6 +482,9 @@ EXPECTED = {
     "lpips_monitor_on_small_images": "train.monitor: lpips needs images of at least 31×31",
     "two_problems_at_once": "The recipe has 2 problems",
     "batch_larger_than_the_data_at_dry_run": "holds less than one batch of 100000",
+    "student_and_teacher_share_a_file": "student.weights and teacher.weights are the same file",
+    "overwrite_would_delete_the_weights_it_starts_from": "would write over the weights it starts from",
+    "joint_fit_with_an_ensemble": "train.fit: joint uses none",
 }
 
 

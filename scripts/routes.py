@@ -6,11 +6,13 @@
     SR and classifier trained together (SR4IR): with DarioNet's logit loss, with SR4IR's feature loss;
     then recipes/fmnist_routes.yaml compares them all on the 10,000 test images.
 
-    python scripts/routes.py [--seeds 0 1 2] [--out runs/routes]
+    python scripts/routes.py [--seeds 0 1 2] [--out runs/routes] [--judges runs/transfer]
 
 Each seed runs in OUT/seed<N> (see scripts/seeds.py); the table of mean ± std over the seeds is
 printed and written to OUT/routes.md, the numbers to OUT/routes.json. Train seconds are each
 route's own runs (the teacher's, shared by all, is listed apart), on the machine that ran it.
+With --judges (the folder scripts/transfer.py wrote, same seeds), that seed's ConvNeXt and ViT
+also judge every SR method: does SR trained with one classifier help classifiers it never saw?
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
-from seeds import ROOT, Step, differs, run_seed, shown
+import yaml
+from seeds import RECIPES, ROOT, Step, differs, run_seed, shown
 
 STEPS = [
     Step("teacher", "train", "fmnist_teacher.yaml"),
@@ -32,6 +35,8 @@ STEPS = [
     Step("joint, feature loss", "train", "fmnist_joint_feature.yaml"),
     Step("compare", "compare", "fmnist_routes.yaml", ["--json", "runs/fmnist_routes/compare.json"]),
 ]
+#: judges from scripts/transfer.py's runs: families the routes' classifiers are not
+JUDGES = ("convnext", "vit")
 #: route -> what the README calls it
 NAMES = {
     "original": "original classifier on originals (the ceiling)",
@@ -72,17 +77,53 @@ def table(per_seed: list[list[dict]]) -> tuple[str, dict[str, dict[str, list]]]:
     return "\n".join(lines), values
 
 
+def judge_args(transfer_seed: Path) -> list[str]:
+    """``--judge`` arguments for the transfer experiment's ConvNeXt and ViT of one seed (their specs
+    as recipes/fmnist_transfer_compare.yaml gives them, weights from ``transfer_seed``)."""
+    recipe = yaml.safe_load((RECIPES / "fmnist_transfer_compare.yaml").read_text())
+    args = []
+    for judge in recipe["compare"]["judges"]:
+        if judge["name"] in JUDGES:
+            weights = (transfer_seed / judge["teacher"]["weights"]).resolve()
+            if not weights.is_file():
+                raise SystemExit(f"{weights} is missing: run scripts/transfer.py for this seed first")
+            spec = {**judge["teacher"], "weights": str(weights)}
+            args += ["--judge", f"{judge['name']}={yaml.safe_dump(spec, default_flow_style=True).strip()}"]
+    return args
+
+
+def judged(per_seed: list[dict]) -> str:  # type: ignore[type-arg]
+    """The judges matrix, mean ± std of top-1 (%) over the seeds, one row per SR method."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for judges in per_seed:
+        for judge in JUDGES:
+            for method, row in judges[judge].items():
+                values.setdefault(method, {j: [] for j in JUDGES})[judge].append(row["top1"])
+    lines = ["| SR method, under the original classifier's rival families | ConvNeXt | ViT |", "|---|---|---|"]
+    for method, by in values.items():
+        lines.append(f"| {method} | {shown(by['convnext'], 100)} | {shown(by['vit'], 100)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/routes"))
+    parser.add_argument("--judges", type=Path, help="scripts/transfer.py's output folder: its judges join compare")
     parser.add_argument("--srdistill", default=str(ROOT / ".venv" / "bin" / "srdistill"))
     args = parser.parse_args()
-    per_seed, times, teacher_seconds = [], {}, []
+    per_seed, per_seed_judges, times, teacher_seconds = [], [], {}, []
     for seed in args.seeds:
         folder = args.out / f"seed{seed}"
-        times[seed] = run_seed(args.srdistill, seed, folder, STEPS)
-        per_seed.append(json.loads((folder / "runs/fmnist_routes/compare.json").read_text())["routes"])
+        steps = STEPS
+        if args.judges is not None:
+            compare = STEPS[-1]
+            extra = compare.extra + judge_args(args.judges / f"seed{seed}")
+            steps = [*STEPS[:-1], Step(compare.label, compare.command, compare.recipe, extra)]
+        times[seed] = run_seed(args.srdistill, seed, folder, steps)
+        compared = json.loads((folder / "runs/fmnist_routes/compare.json").read_text())
+        per_seed.append(compared["routes"])
+        per_seed_judges.append(compared["judges"])
         teacher_seconds.append(json.loads((folder / "runs/fmnist_teacher/summary.json").read_text())["train_seconds"])
     text, values = table(per_seed)
     best = max((n for n in values if n != "original"), key=lambda n: sum(values[n]["top1"]))
@@ -95,6 +136,8 @@ def main() -> None:
         f"added) of: {', '.join(NAMES.get(n, n) for n in beaten) or 'none'}.",
     ]
     report = text + "\n\n" + "\n".join(notes) + "\n"
+    if args.judges is not None:
+        report += "\njudges from " + str(args.judges) + ", top-1 (%):\n\n" + judged(per_seed_judges) + "\n"
     print("\n" + report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "routes.md").write_text(report, encoding="utf-8")

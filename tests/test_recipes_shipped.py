@@ -231,6 +231,7 @@ def test_darionet_dry_run_full_size(
     result = cli(
         "train", DARIONET, "--dry-run", "--set", f"data.root={image_tree}",
         "--set", f"teacher.weights={resnet50_pth}", "--set", f"student.weights={student}",
+        "--set", "train.batch_size=2",  # a batch the stand-in tree's 3 training images fill
     )  # fmt: skip
     assert_dry_run_ok(result, tmp_path / "runs", "3×82×82", "3×328×328", "3×224×224")
     assert "16,697,987" in result.stdout  # ESRGAN's RRDB
@@ -416,7 +417,7 @@ def test_judges_recipe_dry_run_on_generated_weights(cli, image_tree: Path, tmp_p
         "ConvNeXt-T": timm.create_model("convnext_tiny", num_classes=3),
     }
     sets = [f"data.root={image_tree}", "data.hr_size=64", "teacher.weights=null", "teacher.model=resnet18.tv_in1k",
-            "teacher.num_classes=3", "student.weights=null", *(f"{s}" for s in SMALL_RRDB),
+            "teacher.num_classes=3", "student.weights=null", *STAND_IN,
             "compare.checkpoints=[]", "compare.judges.3.teacher.model_args={mlp_ratio: 0.01}"]  # fmt: skip
     for i, judge in enumerate(recipe.compare.judges):
         path = Path(str(judge.teacher.weights))

@@ -133,7 +133,9 @@ def main() -> None:
         f"seeds {', '.join(map(str, args.seeds))}; mean ± sample std over the seeds. The teacher's own training, "
         f"shared by every route, took {shown(teacher_seconds, 1, 0)} s.",
         f"best top-1: {NAMES.get(best, best)}; ahead by more than the spread (gap of the means > the two stds "
-        f"added) of: {', '.join(NAMES.get(n, n) for n in beaten) or 'none'}.",
+        f"added) of: {', '.join(NAMES.get(n, n) for n in beaten) or 'none'}."
+        if len(args.seeds) > 1
+        else f"best top-1: {NAMES.get(best, best)} (one seed: no spread to compare with).",
     ]
     report = text + "\n\n" + "\n".join(notes) + "\n"
     if args.judges is not None:

@@ -64,7 +64,10 @@ def main() -> None:
     for a, b in CLAIMS:
         for judge in JUDGES:
             gap = (sum(top1[a][judge]) - sum(top1[b][judge])) / len(top1[a][judge]) * 100
-            real = "larger than the spread" if differs(top1[a][judge], top1[b][judge]) else "within the spread"
+            if len(args.seeds) < 2:
+                real = "one seed: no spread to compare with"
+            else:
+                real = "larger than the spread" if differs(top1[a][judge], top1[b][judge]) else "within the spread"
             verdicts.append(f"- {NAMES.get(a, a)} vs {NAMES.get(b, b)}, {judge}: {gap:+.2f} points ({real})")
     report = (f"top-1 (%) on the 10,000 test images, mean ± std over seeds {', '.join(map(str, args.seeds))}\n\n"
               + "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n")  # fmt: skip

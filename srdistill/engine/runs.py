@@ -138,10 +138,20 @@ class RunDir:
                 if entry.name == LOCK_FILE or (status == "restart" and not written_by_a_run(entry.name)):
                     continue  # the lock stays held; a restart removes only what a run writes
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            _atomic_write(self.file(RECIPE_FILE), resolved_yaml(recipe))
         except OSError as e:
             raise UserError(
                 f"Cannot write to run folder {p}: {e.strerror}.", "Set run.dir to a writable folder."
+            ) from None
+        self.save_recipe(recipe)
+
+    def save_recipe(self, recipe: Recipe) -> None:
+        """Write the resolved recipe. A resumed run writes it again: what may change on resume (the
+        logging settings, fields an upgrade added) is then recorded as the run now uses it."""
+        try:
+            _atomic_write(self.file(RECIPE_FILE), resolved_yaml(recipe))
+        except OSError as e:
+            raise UserError(
+                f"Cannot write to run folder {self.path}: {e.strerror}.", "Set run.dir to a writable folder."
             ) from None
 
     def log_epoch(self, row: dict[str, Any]) -> None:

@@ -93,6 +93,7 @@ class Trainer:
             p = trainer.progress
             if cluster.main:
                 run.keep_epochs_before(p.epoch)  # rows written after this snapshot are written again
+                run.save_recipe(recipe)
             trainer.say(f"[bold]resuming[/] {run.path} at epoch {p.epoch}, step {p.step} ({latest.name})")
         elif cluster.main:
             run.create(recipe, status)

@@ -204,6 +204,22 @@ def test_a_two_network_run_killed_mid_epoch_resumes_bit_identically(tmp_path, ma
     assert_same_run(tmp_path, references("joint"))
 
 
+def test_a_resume_with_other_logging_settings_records_them_and_trains_the_same(
+    tmp_path, make_recipe, reference
+) -> None:
+    """Logging settings are not part of the run: a resume may change them, and recipe.yaml then says so."""
+    recipe = kill(make_recipe, tmp_path, "step", random.Random(1))
+    saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
+    assert saved["train"]["log_every"] == 1 and saved["train"]["tensorboard"] is not False
+    code, out = finish(
+        srdistill("train", str(recipe), "--set", "train.log_every=3", "--set", "train.tensorboard=false")
+    )
+    assert code == 0 and "resuming" in out, out
+    saved = yaml.safe_load((tmp_path / "run" / "recipe.yaml").read_text())
+    assert saved["train"]["log_every"] == 3 and saved["train"]["tensorboard"] is False
+    assert_same_run(tmp_path, reference)
+
+
 def test_a_snapshot_of_the_first_layout_resumes_bit_identically(tmp_path, make_recipe, reference) -> None:
     """A run killed under srdistill 0.1 (weights in model.safetensors, counters with the progress) continues."""
     from srdistill.checkpoints import save_weights

@@ -38,6 +38,8 @@ class Step:
 
 def run_seed(srdistill: str, seed: int, folder: Path, steps: Sequence[Step]) -> dict[str, float]:
     """Every step for ``seed`` in ``folder``; returns each step's wall seconds."""
+    if not Path(srdistill).is_file():
+        sys.exit(f"{srdistill} does not exist: run `bash scripts/setup.sh` first, or pass --srdistill PATH")
     folder.mkdir(parents=True, exist_ok=True)
     times = {}
     for step in steps:

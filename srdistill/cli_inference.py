@@ -51,13 +51,11 @@ def upscale(
     A 1-channel student upscales colour photos on their luma (Y), their colour (Cb, Cr) bicubic.
     """
     try:
-        from srdistill.checkpoints.student import check_student_metadata
         from srdistill.engine.devices import select_device
         from srdistill.inference.student import load_student
         from srdistill.inference.upscale import check_tiling, upscale_files
 
         check_tiling(tile, overlap, scale)
-        check_student_metadata(checkpoint)
         student, channels = load_student(checkpoint)
         result = upscale_files(student, channels, source, target, select_device(device), console.err, tile=tile,
                                overlap=overlap, scale=scale, overwrite=overwrite, precision=precision)  # fmt: skip
@@ -106,11 +104,9 @@ def export(
 ) -> None:
     """Export a trained student to safetensors (config in its metadata) and ONNX, with a parity check."""
     try:
-        from srdistill.checkpoints.student import check_student_metadata
         from srdistill.inference.export import export as run_export
         from srdistill.inference.student import load_student
 
-        check_student_metadata(checkpoint)
         student, channels = load_student(checkpoint)
         done = run_export(student, channels, checkpoint, out_path, onnx=onnx, overwrite=overwrite)
     except UserError as e:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from srdistill.catalog import catalog
-from srdistill.checkpoints import read_metadata, read_state_dict
-from srdistill.checkpoints.student import load_student_checkpoint
+from srdistill.checkpoints import read_state_dict
+from srdistill.checkpoints.student import check_student_metadata, load_student_checkpoint
 from srdistill.data.base import DataInfo
 from srdistill.errors import UserError
 from srdistill.students.base import SuperResolver
@@ -23,7 +23,7 @@ def load_student(path: Path) -> tuple[SuperResolver, int]:
         raise UserError(
             f"Checkpoint not found: {path}", "Point to a student checkpoint, e.g. runs/<name>/best.safetensors."
         )
-    meta = read_metadata(path) if path.suffix == ".safetensors" else {}
+    meta = check_student_metadata(path)
     channels = meta.get("channels")
     if channels is None:
         from srdistill.students.rrdb_layouts import infer_arch, to_basicsr

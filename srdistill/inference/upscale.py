@@ -50,17 +50,15 @@ def upscale_tensor(
     """
     _, c, h, w = lr.shape
     out: torch.Tensor | None = None
+    finite: torch.Tensor | None = None
     s = 0
     for top in range(0, h, tile):
         for left in range(0, w, tile):
             y0, x0 = max(0, top - overlap), max(0, left - overlap)
             y1, x1 = min(h, top + tile + overlap), min(w, left + tile + overlap)
             piece = student.upscale(lr[..., y0:y1, x0:x1])
-            if piece.dtype == torch.float16 and not bool(torch.isfinite(piece).all()):
-                raise UserError(
-                    "The network's activations overflowed float16 (its largest value is 65504).",
-                    "Pass --precision bf16 or --precision fp32.",
-                )
+            if piece.dtype == torch.float16:  # read once after the last tile: no device wait per tile
+                finite = torch.isfinite(piece).all() if finite is None else finite & torch.isfinite(piece).all()
             piece = piece.float().clamp_(0.0, 1.0)
             if out is None:
                 s = piece.shape[-1] // (x1 - x0)
@@ -71,6 +69,11 @@ def upscale_tensor(
                 ..., oy : oy + th * s, ox : ox + tw * s
             ]
     assert out is not None
+    if finite is not None and not bool(finite):
+        raise UserError(
+            "The network's activations overflowed float16 (its largest value is 65504).",
+            "Pass --precision bf16 or --precision fp32.",
+        )
     if scale is not None:
         out = resize(out, (max(1, round(h * scale)), max(1, round(w * scale))), "bicubic", antialias=True).clamp_(0, 1)
     return out

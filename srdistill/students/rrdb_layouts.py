@@ -54,8 +54,9 @@ def to_basicsr(state: Mapping[str, torch.Tensor], source: str = "weights") -> di
         what = "an ESRGAN+" if sizes["plus"] else f"a ×{sizes['scale']} ESRGAN"
         raise UserError(f"{source} holds {what} network, which basicsr's RRDBNet (×4 upsampling) cannot hold.", fix)
     shuffle = sizes["shuffle_factor"] or 1
-    net = rrdbnet_class()(found.input_channels, found.output_channels, num_feat=sizes["num_filters"],
-                          num_block=sizes["num_blocks"], num_grow_ch=SPANDREL_GROW, scale=4 // shuffle)  # fmt: skip
+    with torch.device("meta"):  # only its keys and shapes are read: skip basicsr's random initialisation
+        net = rrdbnet_class()(found.input_channels, found.output_channels, num_feat=sizes["num_filters"],
+                              num_block=sizes["num_blocks"], num_grow_ch=SPANDREL_GROW, scale=4 // shuffle)  # fmt: skip
     ours, theirs = net.state_dict(), found.model.state_dict()
     if len(state) != len(theirs):  # spandrel drops what it does not know
         raise UserError(f"{source}: {len(state) - len(theirs)} of its {len(state)} tensors are not part of the "

@@ -71,10 +71,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (where the platform lets a folder be synced)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # not supported on every platform/file system

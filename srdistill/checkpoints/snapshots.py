@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from srdistill.checkpoints import read_state_dict
+from srdistill.checkpoints import fsync_dir, read_state_dict
 from srdistill.errors import UserError
 
 FOLDER = "resume"
@@ -44,7 +44,7 @@ def save_snapshot(run_path: Path, global_step: int, state: dict[str, Any]) -> Pa
     if final.exists():  # the same step saved twice (e.g. a stop right after an epoch end)
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync(root)
+    fsync_dir(root)
     for old in snapshots(run_path)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -128,14 +128,3 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _fsync(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -67,6 +67,9 @@ def check_layers(model: nn.Module, layers: tuple[str, ...]) -> None:
 def capture(model: nn.Module, layers: tuple[str, ...]) -> Iterator[dict[str, torch.Tensor]]:
     """Record the outputs of ``model``'s named submodules during the forward passes inside the block."""
     found: dict[str, torch.Tensor] = {}
+    if not layers:  # the usual case (no feature loss): no hooks, and no walk over the modules per call
+        yield found
+        return
     modules = dict(model.named_modules())
     hooks = [
         modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))

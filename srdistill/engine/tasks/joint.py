@@ -84,7 +84,8 @@ class JointTask(Task):
         if warming:
             assert self.warmup_loss is not None  # engine.validity: a warm-up needs a pixel loss
             out = self.warmup_loss(LossInputs(hr, sr, batch.labels))
-            return {name: out.get(name, torch.zeros((), device=sr.device)) for name in [*self.loss.names, "loss"]}
+            zero = torch.zeros((), device=sr.device)
+            return {name: out.get(name, zero) for name in [*self.loss.names, "loss"]}
         out = seen.teacher
         return self.loss(LossInputs(hr, sr, batch.labels, out[ORIGINAL].logits, out["student"].logits,
                                     out[ORIGINAL].features, out["student"].features))  # fmt: skip

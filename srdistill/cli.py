@@ -6,7 +6,6 @@ commands that need them, so ``srdistill --help`` stays fast.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,10 +15,11 @@ import typer
 from srdistill import __version__
 from srdistill.cli_inference import export, upscale
 from srdistill.cli_shards import shards
+from srdistill.cli_study import study
 from srdistill.cli_weights import weights_app
 from srdistill.errors import Stopped, UserError
 from srdistill.ui import console
-from srdistill.ui.console import fail
+from srdistill.ui.console import fail, load_registries
 
 if TYPE_CHECKING:
     from srdistill.recipe.schema import Recipe
@@ -44,21 +44,6 @@ SetOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def load_registries():  # type: ignore[no-untyped-def]
-    """The registries, with plugin problems shown once as warnings (never a crash)."""
-    import warnings
-
-    from srdistill.catalog import catalog
-    from srdistill.plugins import PluginWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginWarning)  # printed below, in colour
-        cat = catalog()
-    for problem in cat.problems:
-        console.err.print(f"[yellow]warning:[/] {problem}", highlight=False)
-    return cat
 
 
 def _version(value: bool) -> None:
@@ -146,6 +131,7 @@ def compare(
     with judges, also a matrix of every method's top-1 under every judge; with routes, a table of SR rows
     each read by a classifier of its own (an LR-trained classifier, a joint fit's)."""
     try:
+        from srdistill.checkpoints import write_json
         from srdistill.engine.compare import compare as run_compare
         from srdistill.recipe import load_recipe
         from srdistill.reporting.tables import judges_table, recovered_lines, routes_table, rows_table, rows_to_json
@@ -159,7 +145,7 @@ def compare(
             console.out.print(line)
         if done.judges:
             console.out.print(judges_table(done.judges, f"{spec.name}: judges"))
-        if done.routes:
+        if spec.compare.routes:
             console.out.print(
                 routes_table(done.routes, f"{spec.name}: routes (an SR row and the classifier reading it)")
             )
@@ -199,6 +185,7 @@ def report(
     console.out.print(f"wrote {done.html} (self-contained: open it in a browser)")
 
 
+app.command()(study)
 app.command()(upscale)
 app.command()(export)
 
@@ -247,14 +234,3 @@ def main() -> None:
     except UserError as e:  # raised outside a command (should not happen, but never show a traceback)
         console.err.print(f"error: {e}")
         sys.exit(1)
-
-
-def write_json(path: Path, data: dict) -> None:  # type: ignore[type-arg]
-    """``data`` as JSON at ``path``, written atomically."""
-    from srdistill.checkpoints import atomic_path
-
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"Cannot write {path}: {e.strerror}.", "Choose a writable --json path.") from None

@@ -74,6 +74,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fsync_dir(path.parent)
 
 
+def write_text(path: Path, text: str) -> None:
+    """``text`` at ``path``, written atomically; an unwritable path is a user error."""
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"Cannot write {path}: {e.strerror}.", "Choose a writable path.") from None
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """``data`` as indented JSON at ``path``, written atomically."""
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
 def fsync_dir(folder: Path) -> None:
     """Make a rename inside ``folder`` durable (where the platform lets a folder be synced)."""
     try:

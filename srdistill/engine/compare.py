@@ -36,7 +36,8 @@ class RouteRow:
 
 @dataclass
 class Comparison:
-    """The teacher's rows, each judge's rows by method (judge -> method -> row), and the routes."""
+    """The teacher's rows, each judge's rows by method (judge -> method -> row), and the routes (the teacher's
+    rows as routes, then ``compare.routes``)."""
 
     rows: list[Row]
     judges: dict[str, dict[str, Row]] = field(default_factory=dict)
@@ -69,7 +70,7 @@ def compare(recipe: Recipe, console: Console) -> Comparison:
                     "compare", runtime=recipe.runtime, labels=labels, classifiers=parts.judges | parts.routes,
                     reads=reads)  # fmt: skip
     judges = {name: rows for name, rows in done.classifiers.items() if name in parts.judges}
-    routes = route_rows(recipe, done.rows, done.classifiers) if cfg.routes else []
+    routes = route_rows(recipe, done.rows, done.classifiers)  # the teacher's rows are routes too
     return Comparison(list(done.rows.values()), judges, routes)
 
 

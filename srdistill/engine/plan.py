@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-
 import torch
 from rich.console import Group
 from rich.table import Table
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from srdistill.engine.build import Parts
-from srdistill.engine.sr_pass import sr_pass
+from srdistill.engine.cost import (
+    classifier_images,
+    classifier_step_flops,
+    count_flops,
+    low_res,
+    on_meta,
+    student_step_flops,
+)
 from srdistill.recipe.schema import Recipe
-from srdistill.teachers.base import Teacher
-
-
-def count_flops(fn: Callable[[], None]) -> int:
-    """FLOPs of everything ``fn`` runs (forward and backward), counted by torch's FlopCounterMode."""
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
-def on_meta(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` on the meta device: shapes and FLOPs without memory or compute."""
-    return copy.deepcopy(module).to("meta")
 
 
 def params(module: nn.Module | None) -> tuple[int, int]:
@@ -48,8 +38,7 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
     student = on_meta(parts.student).eval() if parts.student is not None else None
 
     hr = torch.zeros(1, c, h, w, device="meta")
-    lr_size = parts.degradation.output_size((h, w)) if hasattr(parts.degradation, "output_size") else None
-    lr = torch.zeros(1, c, *(lr_size or (h, w)), device="meta")
+    lr = low_res(parts, hr)
 
     stages = Table(title="Stages (one image)", title_justify="left")
     for col in ("stage", "shape", "GFLOP"):
@@ -77,18 +66,18 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
         with torch.no_grad():
             logits = net(hr)
         stages.add_row(title, _shape(logits), f"{count_flops(lambda net=net: net(hr)) / 1e9:.3g}")
-    if fit_student and student is not None and parts.loss is not None:
-        uses = parts.loss.needs_teacher
-        step = count_flops(lambda: _student_step(student, teacher, hr, lr, uses, members)) / 1e9
-        through = f"{1 + len(members)} teacher(s)" if uses else "no teacher"
+    if fit_student and parts.loss is not None:
+        through = f"{1 + len(members)} teacher(s)" if parts.loss.needs_teacher else "no teacher"
+        step = student_step_flops(recipe, parts) / 1e9
         stages.add_row(f"training step (student fwd+bwd, {through})", "", f"{step:.3g}")
     if recipe.trains_classifier:  # a teacher fit's step, or a joint fit's second update
-        ce = getattr(recipe.train, "ce", None)
-        k = 1 if ce is None else sum(1 for wt in (ce.sr, ce.original, ce.mix) if wt > 0)
-        trainable = on_meta(parts.teacher).eval().requires_grad_(True)  # eval: BatchNorm takes a batch of one
-        step = count_flops(lambda: trainable(torch.zeros(k, c, h, w, device="meta")).sum().backward()) / 1e9
-        what = "teacher fwd+bwd" if ce is None else f"classifier fwd+bwd on {k} images: SR, original, mix"
-        stages.add_row(f"training step ({what})", "", f"{step:.3g}")
+        k = classifier_images(recipe)
+        what = (
+            "teacher fwd+bwd"
+            if recipe.train.fit == "teacher"
+            else f"classifier fwd+bwd on {k} images: SR, original, mix"
+        )
+        stages.add_row(f"training step ({what})", "", f"{classifier_step_flops(recipe, parts) / 1e9:.3g}")
 
     comps = Table(title="Components", title_justify="left")
     comps.caption = "state MiB: weights, and for a trained network also its gradients and Adam's two moments"
@@ -130,37 +119,6 @@ def weight_bytes(module: nn.Module | None) -> int:
     if module is None:
         return 0
     return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
-
-
-def _student_step(
-    student: nn.Module,
-    teacher: Teacher,
-    hr: torch.Tensor,
-    lr: torch.Tensor,
-    uses_teacher: bool,
-    members: dict[str, Teacher],
-) -> None:
-    """One training step's forward and backward through the pass training uses, every teacher
-    included (the optimizer's update is elementwise and left out)."""
-    labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
-    seen = sr_pass(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
-                   classifiers=members if uses_teacher else {})  # fmt: skip
-    if not uses_teacher:
-        seen.sr["student"].sum().backward()
-        return
-    outs = [seen.teacher["student"].logits, *(out["student"].logits for out in seen.classifiers.values())]
-    sum(o.sum() for o in outs).backward()  # type: ignore[union-attr]
-
-
-class _Degraded(nn.Module):
-    """Stands in for the degradation on the meta device (it has no FLOPs worth counting)."""
-
-    def __init__(self, lr: torch.Tensor) -> None:
-        super().__init__()
-        self.lr = lr
-
-    def forward(self, hr: torch.Tensor) -> torch.Tensor:
-        return self.lr
 
 
 def _shape(t: torch.Tensor) -> str:

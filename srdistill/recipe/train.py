@@ -150,10 +150,12 @@ class TeacherFitConfig(OneNetwork):
         "all", description="Train every weight, or only the classifier (backbone frozen, in eval mode)."
     )
     hflip: bool = Field(False, description="Random horizontal flips of the originals.")
-    inputs: Literal["original", "degraded"] = Field(
+    inputs: Literal["original", "degraded", "mixed"] = Field(
         "original",
-        description="What the classifier learns from: the originals, or the degraded images as it would see them "
-        "without SR (degraded, then bicubic-upscaled to the original's size; validated the same way).",
+        description="What the classifier learns from: the originals; the degraded images as it would see them "
+        "without SR (degraded, then bicubic-upscaled to the original's size; validated the same way); or mixed: "
+        "each image degraded or original at random, half and half (resolution augmentation: one classifier for "
+        "both; validated on the degraded images, with top-1 on the originals beside).",
     )
 
     @property

@@ -24,3 +24,18 @@ def fail(error: UserError) -> NoReturn:
         highlight=False,
     )
     raise typer.Exit(1)
+
+
+def load_registries():  # type: ignore[no-untyped-def]
+    """The registries, with plugin problems shown once as warnings (never a crash)."""
+    import warnings
+
+    from srdistill.catalog import catalog
+    from srdistill.plugins import PluginWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)  # printed below, in colour
+        cat = catalog()
+    for problem in cat.problems:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    return cat

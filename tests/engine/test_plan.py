@@ -10,7 +10,8 @@ from rich.console import Console
 from torch import nn
 
 from srdistill.engine.build import build
-from srdistill.engine.plan import count_flops, describe, on_meta, params
+from srdistill.engine.cost import count_flops, on_meta
+from srdistill.engine.plan import describe, params
 from srdistill.recipe import load_recipe
 
 

@@ -1,5 +1,5 @@
-"""The teacher fit: the classifier trained with cross-entropy, on the originals or on what it would
-see of them without SR (degraded, then bicubic-upscaled)."""
+"""The teacher fit: the classifier trained with cross-entropy, on the originals, on what it would
+see of them without SR (degraded, then bicubic-upscaled), or on both at random (mixed)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class TeacherTask(Task):
         self.monitor = self.train.monitor_for(True)
         self.metrics = tuple(dict.fromkeys([*self.train.val_metrics, self.monitor]))
         self.networks = [Network("teacher", self.teacher.model, "teacher", recipe.teacher)]
-        if self.train.inputs == "degraded":  # validated as trained: on bicubic upscales of the degraded images
+        if self.train.inputs != "original":  # validated on bicubic upscales of the degraded images
             entry = catalog().students.get(REFERENCE_BASELINE)
             assert entry.config is not None
             self.upscale = entry.build(entry.config(type=REFERENCE_BASELINE), parts.data.info).to(parts.device)
@@ -65,9 +65,13 @@ class TeacherTask(Task):
         if self.train.hflip:
             flip = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
             images = torch.where(flip, images.flip(-1), images)
-        if self.train.inputs == "degraded":  # as a student's training degrades them
+        if self.train.inputs != "original":  # as a student's training degrades them
             with torch.no_grad():
                 lr = self.degradation(training_target(self.degradation, images))
-                images = self.upscale(lr, tuple(images.shape[-2:])).clamp(0.0, 1.0)
+                seen = self.upscale(lr, tuple(images.shape[-2:])).clamp(0.0, 1.0)
+            if self.train.inputs == "mixed":  # each image degraded or kept, at even odds
+                keep = torch.rand(images.shape[0], 1, 1, 1, device=images.device) < 0.5
+                seen = torch.where(keep, images, seen)
+            images = seen
         loss = F.cross_entropy(self.stepped(images), batch.labels, label_smoothing=self.train.label_smoothing)
         return {"loss": loss}

@@ -65,3 +65,24 @@ def test_degraded_inputs_train_and_validate_on_what_the_classifier_sees_without_
     loader = DataLoader(parts.data.val, batch_size=20, collate_fn=collate)
     values = task.validate(loader, None)
     assert task.row == "bicubic" and {"top1", "ce", "original_top1"} <= set(values)
+
+
+def test_mixed_inputs_show_each_image_degraded_or_original_at_even_odds(write_recipe, fixed_batch) -> None:
+    recipe = load_recipe(write_recipe(student=None, losses=None, train={"fit": "teacher", "inputs": "mixed"}))
+    parts = build(recipe, "train", torch.device("cpu"))
+    task = make_task(recipe, parts)
+    batch = fixed_batch(parts)
+    seen: list[torch.Tensor] = []
+    handle = parts.teacher.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().clone()))
+    torch.manual_seed(3)
+    task.forward(batch, "teacher")
+    handle.remove()
+    with torch.no_grad():
+        lr = parts.degradation(batch.hr)
+        upscaled = torch.nn.functional.interpolate(lr, size=(28, 28), mode="bicubic", align_corners=False).clamp(0, 1)
+    [images] = seen
+    original = (images - batch.hr).flatten(1).abs().amax(1) == 0
+    degraded = (images - upscaled).flatten(1).abs().amax(1) < 1e-5
+    assert bool((original ^ degraded).all())  # every image is exactly one of the two
+    assert 0 < int(original.sum()) < len(images)  # and both kinds occur in one batch
+    assert task.row == "bicubic"  # validated on the degraded images, as the degraded fit is

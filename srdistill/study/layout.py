@@ -11,6 +11,7 @@ from typing import Any
 from srdistill.errors import UserError
 from srdistill.recipe.loading import validate_recipe
 from srdistill.recipe.schema import Recipe
+from srdistill.study import judges
 from srdistill.study.kinds import KINDS
 from srdistill.study.plan import (
     BEST,
@@ -37,7 +38,7 @@ class Row:
     """A row of the study's table: a route, or a joint route's SR read by the original classifier."""
 
     name: str
-    route: str
+    compared_as: str  # its row in each seed's compare: a route's, a checkpoint's or a baseline's name
     reads: str  # "original classifier" or "own classifier"
     kind: str
     flops: int  # training FLOPs charged to the row
@@ -48,7 +49,7 @@ class Row:
 class Layout:
     study: StudyConfig
     plans: dict[str, RoutePlan]
-    classifier: Cost | None
+    apart: dict[str, Cost]  # the shared runs' (the base classifier's fit, the judges'), by label
     runs: dict[int, list[Run]]  # by seed
     compares: dict[int, Recipe]  # by seed
     rows: list[Row]
@@ -62,28 +63,50 @@ class Layout:
 def lay_out(study: StudyConfig) -> Layout:
     """Check and count every route, then lay out each seed's runs and compare."""
     plans = plan_routes(study)
-    first = classifier_recipe(study, study.seeds[0])
-    try:
-        classifier = measure(first) if first is not None else None
-    except UserError as e:
-        raise study_error(CLASSIFIER, e) from None
+    check_names(plans)
+    apart = shared_costs(study)
     base_inference = _base_inference(study) if any(p.cost is None for p in plans.values()) else 0
-    runs = {seed: runs_for_seed(study, plans, seed, classifier) for seed in study.seeds}
+    runs = {seed: runs_for_seed(study, plans, seed, apart) for seed in study.seeds}
     compares = {seed: compare_recipe(study, plans, seed) for seed in study.seeds}
-    return Layout(study, plans, classifier, runs, compares, table_rows(plans, base_inference))
+    return Layout(study, plans, apart, runs, compares, table_rows(plans, base_inference))
+
+
+def shared_costs(study: StudyConfig) -> dict[str, Cost]:
+    """The runs every route shares (the base classifier's fit and the judges'), checked and counted once."""
+    seed = study.seeds[0]
+    fits = {CLASSIFIER: classifier_recipe(study, seed)}
+    fits |= {judges.PREFIX + j.name: judges.fit_recipe(study, j, seed) for j in study.judges if j.train is not None}
+    costs = {}
+    for label, recipe in fits.items():
+        if recipe is None:
+            continue
+        try:
+            costs[label] = measure(recipe)
+        except UserError as e:
+            raise study_error(label, e) from None
+    return costs
 
 
 def table_rows(plans: dict[str, RoutePlan], base_inference: int) -> list[Row]:
     rows = []
     for name, plan in plans.items():
         if plan.cost is None:
-            rows.append(Row(name, name, "original classifier", plan.spec.kind, 0, base_inference))
+            row = KINDS[plan.spec.kind].row
+            assert row is not None
+            rows.append(Row(name, row, "original classifier", plan.spec.kind, 0, base_inference))
             continue
         reads = "original classifier" if plan.fit == "student" else "own classifier"
         rows.append(Row(name, name, reads, plan.spec.kind, plan.flops, plan.cost.inference_flops))
         if plan.fit == "joint":
             rows.append(
-                Row(name + SR_ROW, name, "original classifier", plan.spec.kind, plan.flops, plan.cost.inference_flops)
+                Row(
+                    name + SR_ROW,
+                    name + SR_ROW,
+                    "original classifier",
+                    plan.spec.kind,
+                    plan.flops,
+                    plan.cost.inference_flops,
+                )
             )
     return rows
 
@@ -130,7 +153,9 @@ def compare_recipe(study: StudyConfig, plans: dict[str, RoutePlan], seed: int) -
     raw["run"] = {"dir": str(seed_dir / "compare")}
     if study.classifier is not None:
         raw.setdefault("teacher", {})["weights"] = str(seed_dir / CLASSIFIER / BEST)
-    raw["compare"] = {**study.base.get("compare", {}), "checkpoints": checkpoints, "routes": routes}
+    compare = study.base.get("compare", {})
+    raw["compare"] = {**compare, "checkpoints": checkpoints, "routes": routes}
+    raw["compare"]["judges"] = [*compare.get("judges", []), *judges.compare_entries(study, seed)]
     return validate_recipe(raw, f"the compare of seed {seed}")
 
 

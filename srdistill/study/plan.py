@@ -16,6 +16,7 @@ from typing import Any
 from srdistill.errors import UserError
 from srdistill.recipe.loading import apply_overrides, read_yaml, validate_recipe
 from srdistill.recipe.schema import Recipe
+from srdistill.study import judges
 from srdistill.study.kinds import KINDS, RECIPE_KIND
 from srdistill.study.schema import EqualBudget, RouteSpec, StudyConfig, TflopBudget, study_error
 
@@ -108,6 +109,9 @@ def route_sections(study: StudyConfig, route: RouteSpec, seed: int, weights: dic
     apply_overrides(raw, route.overrides, f"route '{route.name}' set")
     if route.start is not None:
         raw.setdefault("student", {})["weights"] = _text(weights.get(route.start))
+    if route.ensemble:
+        fitted = {n: weights.get(judges.PREFIX + n) for n in route.ensemble if judges.PREFIX + n in weights}
+        raw["teachers"] = judges.ensemble(study, route, fitted)
     return raw
 
 
@@ -145,7 +149,8 @@ def plan_routes(study: StudyConfig) -> dict[str, RoutePlan]:
         if route.kind in KINDS and KINDS[route.kind].train is None:
             plans[route.name] = RoutePlan(route, None, None, None, None)
             continue
-        planning = {CLASSIFIER: None} if study.classifier is not None else {}
+        planning = {judges.PREFIX + j.name: None for j in study.judges if j.train is not None}
+        planning |= {CLASSIFIER: None} if study.classifier is not None else {}
         recipe = validated(route.name, route_sections(study, route, study.seeds[0], planning))
         try:
             cost = measure(recipe)
@@ -206,19 +211,26 @@ def classifier_recipe(study: StudyConfig, seed: int) -> Recipe | None:
     return validated(CLASSIFIER, raw)
 
 
-def runs_for_seed(study: StudyConfig, plans: dict[str, RoutePlan], seed: int, classifier: Cost | None) -> list[Run]:
-    """The runs of one seed in the order they can train: the base classifier, start runs, then the routes.
-    ``classifier`` is the base classifier's cost (listed apart: every route shares that run)."""
+def runs_for_seed(study: StudyConfig, plans: dict[str, RoutePlan], seed: int, apart: dict[str, Cost]) -> list[Run]:
+    """The runs of one seed in the order they can train: the base classifier and the judges (their costs in
+    ``apart``, by label: every route shares them), the start runs, then the routes."""
     seed_dir = study.folder / f"seed{seed}"
     runs: list[Run] = []
     weights: dict[str, Path | None] = {}
     recipe = classifier_recipe(study, seed)
     if recipe is not None:
-        assert classifier is not None
-        runs.append(Run(CLASSIFIER, seed, seed_dir / CLASSIFIER, recipe, classifier, ()))
+        runs.append(Run(CLASSIFIER, seed, seed_dir / CLASSIFIER, recipe, apart[CLASSIFIER], ()))
         weights[CLASSIFIER] = seed_dir / CLASSIFIER / BEST
-    needs = tuple(r.folder for r in runs)
-    starts = {p.spec.start for p in plans.values() if p.spec.start is not None}
+    for judge in study.judges:
+        if judge.train is not None:
+            label = judges.PREFIX + judge.name
+            run = Run(
+                label, seed, judges.folder(study, judge, seed), judges.fit_recipe(study, judge, seed), apart[label], ()
+            )
+            runs.append(run)
+            weights[label] = run.folder / BEST
+    needs = tuple(r.folder for r in runs if r.label == CLASSIFIER)
+    starts = sorted({p.spec.start for p in plans.values() if p.spec.start is not None})
     for name in starts:
         plan = plans[name]
         assert plan.cost is not None
@@ -237,6 +249,9 @@ def runs_for_seed(study: StudyConfig, plans: dict[str, RoutePlan], seed: int, cl
         if plan.cost.max_steps_per_epoch is not None:
             raw["train"]["max_steps_per_epoch"] = plan.cost.max_steps_per_epoch
         after = needs + ((Path(str(weights[plan.spec.start])).parent,) if plan.spec.start else ())
+        after += tuple(
+            Path(str(weights[judges.PREFIX + n])).parent for n in plan.spec.ensemble if judges.PREFIX + n in weights
+        )
         runs.append(Run(name, seed, seed_dir / name, validated(name, raw), plan.cost, after))
     return _ordered(runs)
 

@@ -51,7 +51,38 @@ def rich_table(results: list[RouteResult], title: str) -> Table:
     return table
 
 
-def markdown(layout: Layout, results: list[RouteResult], picks: list[Pick]) -> str:
+def judges_table(results: list[RouteResult], by_judge: dict[str, list[RouteResult]]) -> list[list[str]]:
+    """Header and rows: top-1 (%) of every row the original classifier reads, under it and under each judge."""
+    out = [["row", "original classifier", *by_judge]]
+    for r in results:
+        if r.row.reads == "original classifier":
+            under = [next(j for j in rows if j.row == r.row).values["top1"] for rows in by_judge.values()]
+            out.append([r.row.name, shown(r.values["top1"], 100), *(shown(v, 100) for v in under)])
+    return out
+
+
+def judges_beyond(by_judge: dict[str, list[RouteResult]]) -> list[str]:
+    """One line per judge: its gaps of top-1 larger than the spread."""
+    lines = []
+    for name, rows in by_judge.items():
+        beyond = [p for p in pairs(rows) if p["beyond_spread"]]
+        text = ", ".join(f"{p['better']} > {p['worse']} ({p['gap_points']:+.2f})" for p in beyond) or "none"
+        lines.append(f"Under {name}, gaps larger than the spread: {text}.")
+    return lines
+
+
+def judges_markdown(results: list[RouteResult], by_judge: dict[str, list[RouteResult]]) -> list[str]:
+    if not by_judge:
+        return []
+    header, *rows = judges_table(results, by_judge)
+    lines = ["", "Top-1 (%) under the judges:", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, "", *(f"- {line}" for line in judges_beyond(by_judge))]
+
+
+def markdown(
+    layout: Layout, results: list[RouteResult], picks: list[Pick], by_judge: dict[str, list[RouteResult]]
+) -> str:
     """The table, the budget, the recommendation and the pairs whose gap exceeds the spread, as Markdown."""
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(cells(r)) + " |" for r in results]
@@ -66,6 +97,7 @@ def markdown(layout: Layout, results: list[RouteResult], picks: list[Pick]) -> s
         else "No gap of top-1 is larger than the spread.",
     ]
     lines += [f"- {p['better']} > {p['worse']}: {p['gap_points']:+.2f} points" for p in beyond]
+    lines += judges_markdown(results, by_judge)
     return "\n".join(lines) + "\n"
 
 
@@ -78,24 +110,25 @@ def budget_line(layout: Layout) -> str:
     else:
         what = f"every trained route given the training FLOPs of {budget.route or 'the largest route'}"
     extra = ""
-    if layout.classifier is not None:
-        tflop = layout.classifier.flops / 1e12
-        extra = f" The base classifier's own training ({tflop:.3g} TFLOP) is shared and listed apart."
+    if layout.apart:
+        runs = ", ".join(f"{label} {cost.flops / 1e12:.3g}" for label, cost in layout.apart.items())
+        extra = f" Shared by every route and listed apart, in TFLOP: {runs}."
     return f"Budget: {what}; a route's FLOPs include the run it starts from.{extra}"
 
 
-def to_json(layout: Layout, results: list[RouteResult], picks: list[Pick]) -> dict[str, Any]:
+def to_json(
+    layout: Layout, results: list[RouteResult], picks: list[Pick], by_judge: dict[str, list[RouteResult]]
+) -> dict[str, Any]:
     """Everything the study shows, per seed and summarised (non-finite values become null)."""
     rows = []
     for r in results:
         summary = {}
         for metric, values in r.values.items():
-            mean, std = mean_std(values)
-            summary[metric] = {"mean": _clean(mean), "std": _clean(std), "per_seed": [_clean(v) for v in values]}
+            summary[metric] = _summary(values)
         rows.append(
             {
                 "name": r.row.name,
-                "route": r.row.route,
+                "compared_as": r.row.compared_as,
                 "kind": r.row.kind,
                 "read_by": r.row.reads,
                 "train_tflop": r.row.flops / 1e12,
@@ -117,7 +150,16 @@ def to_json(layout: Layout, results: list[RouteResult], picks: list[Pick]) -> di
         "rows": rows,
         "pairs": pairs(results),
         "recommendation": [p.to_json() for p in picks],
+        "judges": {
+            judge: {"rows": {r.row.name: _summary(r.values["top1"]) for r in rs}, "pairs": pairs(rs)}
+            for judge, rs in by_judge.items()
+        },
     }
+
+
+def _summary(values: list[float | None]) -> dict[str, Any]:
+    mean, std = mean_std(values)
+    return {"mean": _clean(mean), "std": _clean(std), "per_seed": [_clean(v) for v in values]}
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -163,7 +205,13 @@ def pareto_picture(results: list[RouteResult], path: Path, title: str) -> Path:
     return path
 
 
-def html_page(layout: Layout, results: list[RouteResult], picks: list[Pick], picture: Path) -> str:
+def html_page(
+    layout: Layout,
+    results: list[RouteResult],
+    picks: list[Pick],
+    picture: Path,
+    by_judge: dict[str, list[RouteResult]],
+) -> str:
     """One self-contained page: the recommendation, the picture, the table and the pairs."""
     image = base64.b64encode(picture.read_bytes()).decode()
     head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
@@ -178,6 +226,15 @@ def html_page(layout: Layout, results: list[RouteResult], picks: list[Pick], pic
         or "<li>none</li>"
     )
     name = html.escape(layout.study.name)
+    judged = ""
+    if by_judge:
+        header, *rows = judges_table(results, by_judge)
+        cells_html = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+        lines = "".join(f"<li>{html.escape(line)}</li>" for line in judges_beyond(by_judge))
+        judged = (
+            f"<h2>Under the judges</h2><table><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in header)}</tr>"
+            f"{cells_html}</table><ul>{lines}</ul>"
+        )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{name}: route study</title>
 <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
@@ -188,7 +245,7 @@ td:first-child,td:nth-child(2){{text-align:left}}</style>
 <h2>Top-1 against training cost</h2><img alt="Pareto picture" src="data:image/png;base64,{image}">
 <h2>Routes</h2><table><tr>{head}</tr>{body}</table>
 <h2>Gaps larger than the spread</h2><p>The gap of two means exceeds their two standard deviations added.</p>
-<ul>{beyond}</ul></body></html>
+<ul>{beyond}</ul>{judged}</body></html>
 """
 
 

@@ -52,7 +52,7 @@ def collect(rows: list[Row], per_seed: list[dict[str, Any]]) -> list[RouteResult
     for row in rows:
         values: dict[str, list[float | None]] = {m: [] for m in METRICS}
         for compared in per_seed:
-            found = {r["route"]: r for r in compared["routes"]}[row.name]
+            found = {r["route"]: r for r in compared["routes"]}[row.compared_as]
             for metric in METRICS:
                 values[metric].append(found.get(metric))
         results.append(RouteResult(row, values))
@@ -152,3 +152,17 @@ def _or_low(v: float) -> float:
 
 def _clean(v: float) -> float | None:
     return v if math.isfinite(v) else None
+
+
+def judged(results: list[RouteResult], per_seed: list[dict[str, Any]]) -> dict[str, list[RouteResult]]:
+    """Each judge's top-1 of every row the original classifier reads (the SR rows and baselines), per seed."""
+    names = list(per_seed[0].get("judges", {})) if per_seed else []
+    out: dict[str, list[RouteResult]] = {}
+    for judge in names:
+        out[judge] = []
+        for r in results:
+            if r.row.reads != "original classifier":
+                continue
+            top1 = [compared["judges"][judge].get(r.row.compared_as, {}).get("top1") for compared in per_seed]
+            out[judge].append(RouteResult(r.row, {"top1": top1}))
+    return out

@@ -61,6 +61,11 @@ class RouteSpec(Settings):
         description="The route whose trained student this one starts from (trained at its recipe's budget, "
         "its FLOPs counted in this route's).",
     )
+    ensemble: dict[str, float] = Field(
+        default_factory=dict,
+        description="Judges of the study the route's student also trains against, with their weights (an ensemble; "
+        "teacher_weight, in set:, weighs the base classifier).",
+    )
     overrides: list[str] = Field(
         default_factory=list, alias="set", description="Overrides of the route's recipe, as --set takes them."
     )
@@ -97,6 +102,18 @@ class ClassifierFit(Settings):
     )
 
 
+class JudgeSpec(Settings):
+    """A classifier that judges every SR row of each seed's compare, fitted on the base once per seed (with
+    ``train``) or used as its weights say."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Its column in the judges table.")
+    teacher: dict[str, Any] = Field(description="Its teacher section: any registered classifier type.")
+    train: dict[str, Any] | None = Field(
+        None, description="Its teacher fit on the base, once per seed (fit: teacher implied); none: its weights."
+    )
+    overrides: list[str] = Field(default_factory=list, alias="set", description="Overrides of its fit's recipe.")
+
+
 class StudyConfig(Settings):
     """Every route on one base, for each seed, at one budget."""
 
@@ -113,6 +130,9 @@ class StudyConfig(Settings):
         default_factory=list,
         alias="set",
         description="Overrides of every route's recipe (before the route's own set), e.g. train.num_workers=8.",
+    )
+    judges: list[JudgeSpec] = Field(
+        default_factory=list, description="Classifiers that judge every SR row (does a gain transfer to them?)."
     )
     base: dict[str, Any] = Field(description="The recipe sections every route shares: data, degradation, teacher, …")
     routes: list[RouteSpec] = Field(min_length=1)
@@ -171,6 +191,13 @@ class StudyConfig(Settings):
                     f"route '{route.name}' starts from '{route.start}', which starts from '{starts[route.start]}': "
                     "a route can start only from a route that starts from none"
                 )
+        judges = [j.name for j in self.judges]
+        if len(set(judges)) < len(judges):
+            raise ValueError(f"judges: names must differ; given {', '.join(judges)}")
+        for route in self.routes:
+            unknown = sorted(set(route.ensemble) - set(judges))
+            if unknown:
+                raise ValueError(f"route '{route.name}': ensemble names {', '.join(unknown)}, not judges of the study")
         equal = self.budget.route if isinstance(self.budget, EqualBudget) else None
         if equal is not None and equal not in names:
             raise ValueError(f"budget: {{equal: {equal}}} names no route; routes: {', '.join(names)}")

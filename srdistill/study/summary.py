@@ -12,7 +12,7 @@ from srdistill.errors import UserError
 from srdistill.study.execute import compare_path
 from srdistill.study.layout import Layout
 from srdistill.study.report import html_page, markdown, pareto_picture, rich_table, to_json
-from srdistill.study.results import collect, original_of, recommend
+from srdistill.study.results import collect, judged, original_of, recommend
 
 RESULTS_FILE = "results.json"
 TABLE_FILE = "routes.md"
@@ -33,14 +33,15 @@ def summarise(layout: Layout, console: Console, json_path: Path | None = None) -
             ) from None
     results = collect(layout.rows, per_seed)
     picks = recommend(results, original_of(per_seed))
+    by_judge = judged(results, per_seed)
     folder = layout.study.folder
-    data = to_json(layout, results, picks)
+    data = to_json(layout, results, picks, by_judge)
     for path in (folder / RESULTS_FILE, *([json_path] if json_path is not None else [])):
         write_json(path, data)
-    text = markdown(layout, results, picks)
+    text = markdown(layout, results, picks, by_judge)
     write_text(folder / TABLE_FILE, text)
     picture = pareto_picture(results, folder / PICTURE_FILE, f"{layout.study.name}: top-1 against training cost")
-    write_text(folder / PAGE_FILE, html_page(layout, results, picks, picture))
+    write_text(folder / PAGE_FILE, html_page(layout, results, picks, picture, by_judge))
     console.print(
         rich_table(results, f"{layout.study.name}: routes over seeds {', '.join(map(str, layout.study.seeds))}")
     )

@@ -87,6 +87,29 @@ def test_another_study_in_the_same_folder_is_refused_before_anything_trains(
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "study").rglob("*")) == before
 
 
+def test_judges_score_every_row_the_original_classifier_reads(cli, write_study, tmp_path) -> None:
+    judge = {
+        "name": "second",
+        "teacher": {
+            "type": "timm",
+            "model": "test_resnet",
+            "input_size": 28,
+            "crop_pct": 1.0,
+            "mean": [0.5],
+            "std": [0.5],
+        },
+        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2},
+    }
+    result = cli(
+        "study", write_study(judges=[judge], routes=[ROUTES[1], ROUTES[2], ROUTES[3]]), "--json", tmp_path / "j.json"
+    )
+    assert result.exit_code == 0, result.output
+    judged = json.loads((tmp_path / "j.json").read_text())["judges"]["second"]
+    assert list(judged["rows"]) == ["bicubic", "pixel"]  # not lr_finetune: its own classifier reads it
+    assert len(judged["rows"]["pixel"]["per_seed"]) == 2 and judged["pairs"][0]["better"] in ("bicubic", "pixel")
+    assert "Under second, gaps larger than the spread" in (tmp_path / "study" / "routes.md").read_text()
+
+
 #: a bad study's fields, and what its one-screen error says
 BAD = {
     "missing recipe": ({"routes": [{"name": "x", "kind": "recipe", "recipe": "gone.yaml"}]}, "recipe file not found"),

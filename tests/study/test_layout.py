@@ -51,7 +51,7 @@ def test_a_classifier_recipe_is_fitted_per_seed_and_read_by_every_route(write_st
         for run in rest:
             assert run.recipe.teacher.weights == folder / "best.safetensors" and folder in run.needs
         assert layout.compares[seed].teacher.weights == folder / "best.safetensors"
-    assert layout.classifier is not None and layout.classifier.flops > 0
+    assert layout.apart["classifier"].flops > 0
 
 
 def test_the_identity_is_the_same_for_the_same_study_and_changes_with_the_budget(write_study) -> None:

@@ -39,7 +39,7 @@ def test_at_the_recipe_budget_a_route_is_charged_its_own_run_and_its_start(write
     assert (pixel.cost.epochs, pixel.cost.steps) == (1, 2)  # the kind's 1 epoch, cut to 2 steps by the route's set
     assert darionet.start == pixel.cost and darionet.flops == darionet.cost.flops + pixel.cost.flops
     assert not any(p.scaled for p in plans.values())
-    runs = runs_for_seed(study, plans, 0, None)
+    runs = runs_for_seed(study, plans, 0, {})
     assert [r.label for r in runs] == ["lr_finetune", "pixel", "darionet"]  # no start run of its own
     by = {r.label: r for r in runs}
     assert by["darionet"].needs == (study.folder / "seed0" / "pixel",)
@@ -68,7 +68,7 @@ def test_a_scaled_route_that_others_start_from_keeps_a_start_run_at_its_recipe_b
     study = load_study(write_study(budget="equal", routes=SR_ROUTES))
     plans = plan_routes(study)
     assert plans["pixel"].scaled
-    runs = runs_for_seed(study, plans, 1, None)
+    runs = runs_for_seed(study, plans, 1, {})
     by = {r.label: r for r in runs}
     start = study.folder / "seed1" / "pixel.start"
     assert by["pixel.start"].folder == start and by["pixel.start"].cost == plans["pixel"].at_recipe

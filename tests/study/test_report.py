@@ -60,14 +60,14 @@ def study(write_study):  # type: ignore[no-untyped-def]
 
 def test_markdown_and_json_hold_every_row_the_budget_and_the_recommendation(study) -> None:
     layout, results, picks = study
-    text = markdown(layout, results, picks)
+    text = markdown(layout, results, picks, {})
     assert "| lr_finetune | own classifier | 86.50 ± 0.71 |" in text
     assert "Budget: each route at its recipe's epochs" in text
     assert (
         "- Best route at this budget: lr_finetune, +15.50 points of top-1 over bicubic (more than the spread)." in text
     )
     assert "- lr_finetune > bicubic: +15.50 points" in text
-    data = to_json(layout, results, picks)
+    data = to_json(layout, results, picks, {})
     assert data["epochs"] == {"lr_finetune": {"epochs": 2, "max_steps_per_epoch": 2}}
     assert data["rows"][2]["top1"] == {"mean": 0.865, "std": pytest.approx(0.00707, abs=1e-5), "per_seed": [0.86, 0.87]}
 
@@ -76,6 +76,6 @@ def test_the_picture_and_the_page(study, tmp_path) -> None:
     layout, results, picks = study
     picture = pareto_picture(results, tmp_path / "p.png", "tiny")
     assert picture.read_bytes()[:4] == b"\x89PNG"
-    page = html_page(layout, results, picks, picture)
+    page = html_page(layout, results, picks, picture, {})
     assert page.count("<tr>") == 1 + len(results) and "Best route at this budget" in page
     assert not list(tmp_path.glob(".p.png.*"))  # written atomically: no temporary file left

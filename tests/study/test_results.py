@@ -65,7 +65,7 @@ def test_with_one_qualifying_route_or_none() -> None:
 
 
 def test_collect_reads_each_seeds_routes_by_row_name() -> None:
-    row = Row("joint_sr", "joint", "original classifier", "joint", 5, 1)
+    row = Row("joint_sr", "joint_sr", "original classifier", "joint", 5, 1)
     seeds = [{"routes": [{"route": "joint_sr", "top1": 0.5 + s / 10, "psnr": 20.0}]} for s in range(2)]
     [got] = collect([row], seeds)
     assert got.values["top1"] == [0.5, 0.6] and got.values["psnr"] == [20.0, 20.0]

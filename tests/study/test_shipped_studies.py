@@ -16,7 +16,7 @@ STUDIES = sorted(STUDIES_DIR.glob("*.yaml"))
 
 
 def test_the_expected_studies_are_shipped() -> None:
-    assert {p.stem for p in STUDIES} == {"fmnist", "fmnist_equal", "own", "imagenet"}
+    assert {p.stem for p in STUDIES} == {"fmnist", "fmnist_equal", "fmnist_transfer", "own", "imagenet"}
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=[p.stem for p in STUDIES])
@@ -44,6 +44,18 @@ def test_fmnist_studies_plan_every_run(cli, fmnist_root: Path, tmp_path, monkeyp
     else:  # the fine-tunes given DarioNet's FLOPs, and a start run for the routes that begin from pixel
         assert "30 runs and 3 compares" in result.stdout and "pixel.start" in result.stdout
         assert darionet * 0.9 < finetune <= darionet * 1.001
+
+
+def test_the_transfer_study_fits_its_judges_and_an_ensemble_route_trains_against_one(
+    cli, fmnist_root, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    sets = [f"base.data.root={fmnist_root}", "base.data.val_size=40", "set=[train.val_batch_size=64]"]
+    result = cli("study", STUDIES_DIR / "fmnist_transfer.yaml", "--dry-run", *(a for s in sets for a in ("--set", s)))
+    assert result.exit_code == 0, result.output
+    assert "24 runs and 3 compares" in result.stdout  # 5 routes, the ResNet and two judges, 3 seeds
+    assert re.search(r"│ +0 │ distil_ensemble +│.*classifier, pixel, judge\.convnext", result.stdout)
+    assert "judge.vit" in result.stdout
 
 
 def test_own_photos_study_plans_every_run(cli, image_tree: Path, tmp_path, monkeypatch) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import types
 import typing
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -66,3 +68,9 @@ def _members(annotation: Any) -> list[Any]:
     if origin is typing.Union or origin is types.UnionType:
         return [m for a in typing.get_args(annotation) for m in _members(a)]
     return [annotation]
+
+
+def repeated(values: Sequence[Hashable]) -> list[Any]:
+    """The values that occur more than once, sorted (what a "names must differ" rule reports)."""
+    seen = Counter(values)
+    return sorted(v for v, n in seen.items() if n > 1)

@@ -29,6 +29,7 @@ from srdistill.recipe.sections import (
 )
 from srdistill.recipe.train import FitConfig, StudentFitConfig, TeacherFitConfig
 from srdistill.registry import ComponentConfig
+from srdistill.settings import repeated
 from srdistill.students.base import StudentConfig
 from srdistill.teachers.base import TeacherConfig
 
@@ -91,7 +92,7 @@ class Recipe(Section):
                 "uses none"
             )
         names = [MAIN_TEACHER, *(t.name for t in self.teachers)]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = repeated(names)
         if twice:
             raise ValueError(f"teachers: names must differ (and not be '{MAIN_TEACHER}'); repeated: {', '.join(twice)}")
         if not self.teachers and self.teacher_weight != 1.0:

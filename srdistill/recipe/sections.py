@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from srdistill.catalog import catalog
 from srdistill.methods import BASELINES, RESERVED
-from srdistill.settings import Settings
+from srdistill.settings import Settings, repeated
 from srdistill.teachers.base import TeacherConfig
 from srdistill.weights import student_weights
 
@@ -141,7 +141,7 @@ class CompareConfig(Section):
     @classmethod
     def _distinct_judges(cls, judges: list[JudgeConfig]) -> list[JudgeConfig]:
         names = [j.name for j in judges]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = repeated(names)
         if twice:
             raise ValueError(f"judge names must differ; used more than once: {', '.join(twice)}")
         return judges

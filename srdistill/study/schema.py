@@ -11,7 +11,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError, field_validator
 from srdistill.errors import UserError
 from srdistill.recipe.loading import RecipeError, apply_overrides, read_yaml
 from srdistill.recipe.sections import NAME_PATTERN
-from srdistill.settings import Settings
+from srdistill.settings import Settings, repeated
 from srdistill.study.kinds import KINDS, RECIPE_KIND
 
 STUDY_FIX = "Fix the keys above; recipes/study_*.yaml are complete examples and README.md explains each key."
@@ -157,7 +157,7 @@ class StudyConfig(Settings):
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
-        twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        twice = repeated(seeds)
         if twice:
             raise ValueError(f"each seed once: {', '.join(map(str, twice))} repeated (its runs would share a folder)")
         return seeds
@@ -174,7 +174,7 @@ class StudyConfig(Settings):
     def _routes_agree(self) -> StudyConfig:
         names = [r.name for r in self.routes]
         lowered = [n.lower() for n in names]
-        twice = sorted({n for n in names if lowered.count(n.lower()) > 1})
+        twice = sorted(n for n in names if n.lower() in repeated(lowered))
         if twice:
             raise ValueError(f"two routes would write one folder: {', '.join(twice)} (route names must differ)")
         if "classifier" in lowered:
@@ -192,8 +192,8 @@ class StudyConfig(Settings):
                     "a route can start only from a route that starts from none"
                 )
         judges = [j.name for j in self.judges]
-        if len(set(judges)) < len(judges):
-            raise ValueError(f"judges: names must differ; given {', '.join(judges)}")
+        if repeated(judges):
+            raise ValueError(f"judges: names must differ; used more than once: {', '.join(repeated(judges))}")
         for route in self.routes:
             unknown = sorted(set(route.ensemble) - set(judges))
             if unknown:

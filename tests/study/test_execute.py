@@ -87,17 +87,12 @@ def test_another_study_in_the_same_folder_is_refused_before_anything_trains(
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "study").rglob("*")) == before
 
 
-def test_judges_score_every_row_the_original_classifier_reads(cli, write_study, tmp_path) -> None:
+def test_judges_score_every_row_the_original_classifier_reads(cli, write_study, fmnist_root, tmp_path) -> None:
+    from tests.conftest import tiny_recipe
+
     judge = {
         "name": "second",
-        "teacher": {
-            "type": "timm",
-            "model": "test_resnet",
-            "input_size": 28,
-            "crop_pct": 1.0,
-            "mean": [0.5],
-            "std": [0.5],
-        },
+        "teacher": tiny_recipe(tmp_path, fmnist_root)["teacher"],
         "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 2},
     }
     result = cli(

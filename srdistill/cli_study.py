@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from srdistill.errors import UserError
+from srdistill.errors import Stopped, UserError
 from srdistill.ui import console
 from srdistill.ui.console import fail, load_registries
 
@@ -61,6 +61,9 @@ def study(
         summarise(layout, console.out, json_path)
     except UserError as e:
         fail(e)
+    except Stopped as e:
+        console.err.print(f"[yellow]{e}[/]; finished runs are kept: the same command continues the study.")
+        raise typer.Exit(e.exit_code) from None
     except KeyboardInterrupt:
         console.err.print(
             "[yellow]interrupted[/]; finished runs are kept and the run in progress keeps its latest "

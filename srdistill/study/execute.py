@@ -110,11 +110,14 @@ def execute(layout: Layout, console: Console, dispatch: Dispatch = "local", exec
     """Every run and compare of the study, in order; ``executor`` is a submitit executor for ``submitit``."""
     claim(layout)
     if dispatch == "local":
+        total, done = sum(len(runs) + 1 for runs in layout.runs.values()), 0
         for seed, runs in layout.runs.items():
             for run in runs:
-                console.print(f"[bold]== seed {seed}: {run.label}[/] ({run.folder})")
+                done += 1
+                console.print(f"[bold]== seed {seed}: {run.label}[/] ({run.folder}) [{done}/{total}]")
                 train_run(as_data(run.recipe))
-            console.print(f"[bold]== seed {seed}: compare[/]")
+            done += 1
+            console.print(f"[bold]== seed {seed}: compare[/] [{done}/{total}]")
             compare_seed(as_data(layout.compares[seed]), str(compare_path(layout, seed)))
         return
     if executor is None:

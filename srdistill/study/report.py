@@ -178,7 +178,7 @@ def pareto_picture(results: list[RouteResult], path: Path, title: str) -> Path:
     from srdistill.reporting.plots import _pyplot
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     means = []
     for i, r in enumerate(results):
         mean = r.mean("top1") * 100
@@ -192,12 +192,19 @@ def pareto_picture(results: list[RouteResult], path: Path, title: str) -> Path:
         ax.scatter([x] * len(seeds), seeds, s=12, color=colour, alpha=0.5)
         if math.isfinite(mean):
             ax.scatter([x], [mean], s=60, color=colour, edgecolors="black", label=f"{r.row.name} ({r.row.reads})")
+            ax.annotate(r.row.name, (x, mean), textcoords="offset points", xytext=(6, 4), fontsize=7)
             means.append((x, mean, r.row.name))
     front = pareto_front(means)
     ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", lw=1, label="Pareto front")
     ax.set(xlabel="training TFLOP (the runs a route starts from included)", ylabel="top-1 (%)", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title="mean of the seeds (dots: each seed)",
+        title_fontsize=7,
+    )
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")

@@ -96,7 +96,8 @@ def builtins() -> Catalog:
     for name, metric in (
         ("top1", classification.Top1), ("top5", classification.Top5), ("ce", classification.CrossEntropy),
         ("logit_mse", classification.LogitMSE), ("agreement", classification.Agreement),
-        ("ce_gap", classification.CEGap), ("psnr", image.PSNR), ("ssim", image.SSIM), ("lpips", lpips.LPIPS),
+        ("ce_gap", classification.CEGap), ("psnr", image.PSNR), ("ssim", image.SSIM), ("psnr_y", image.PSNRY),
+        ("ssim_y", image.SSIMY), ("lpips", lpips.LPIPS),
     ):  # fmt: skip
         cat.metrics.add(name, metric)
     return cat

@@ -118,9 +118,10 @@ def evaluate(
 def _update(meters: dict[str, list[Metric]], batch: SRBatch, outputs: Outputs) -> None:
     """Add one batch of every row, as one classifier (``outputs``) sees it, to that classifier's meters."""
     reference = outputs[ORIGINAL].logits
+    scale = batch.hr.shape[-1] / batch.lr.shape[-1]
     for name, row_meters in meters.items():
         image = batch.hr if name == ORIGINAL else batch.sr[name]
-        seen = EvalBatch(batch.hr, image, batch.labels, outputs[name].logits, reference)
+        seen = EvalBatch(batch.hr, image, batch.labels, outputs[name].logits, reference, scale)
         for meter in row_meters:
             meter.update(seen)
 

@@ -22,6 +22,8 @@ class EvalBatch:
     labels: torch.Tensor
     logits: torch.Tensor
     ref_logits: torch.Tensor
+    #: the SR factor: the original's side over the degraded image's (1 where the degradation keeps the size)
+    scale: float = 1.0
 
 
 class Metric:

@@ -121,6 +121,24 @@ def test_values_match_a_hand_computation(make_recipe, tmp_path: Path, files) -> 
     assert rows["bicubic"]["psnr"] == pytest.approx((10 * torch.log10(1 / mse)).mean().item(), rel=1e-4)
 
 
+def test_the_sr_literatures_psnr_crops_the_border_of_the_sr_factor(make_recipe, tmp_path: Path, files) -> None:
+    """psnr_y through compare: the degradation's factor (28 → 9: ×3) sets the border, as in BasicSR's tables."""
+    from srdistill.compat.basicsr import psnr_ssim
+
+    recipe = recipe_with(make_recipe, tmp_path, files, [], metrics=["psnr", "psnr_y", "ssim_y"])
+    rows = {r.method: r.metrics for r in compare(recipe, quiet()).rows}
+    cat = catalog()
+    data = cat.datasets.build(recipe.data)
+    hr = to_unit(torch.stack([data.test[i][0] for i in range(len(data.test))]))
+    from kornia.geometry.transform import resize
+
+    sr = resize(cat.degradations.build(recipe.degradation)(hr), (28, 28), interpolation="bicubic").clamp(0, 1)
+    expected = psnr_ssim().calculate_psnr_pt(sr, hr, crop_border=3).mean().item()
+    assert rows["bicubic"]["psnr_y"] == pytest.approx(expected, rel=1e-5)
+    assert rows["bicubic"]["psnr_y"] != pytest.approx(rows["bicubic"]["psnr"], rel=1e-3)
+    assert 0 < rows["bicubic"]["ssim_y"] < rows["original"]["ssim_y"] == pytest.approx(1.0)
+
+
 def test_teacher_checkpoint_is_not_a_student(make_recipe, tmp_path: Path, files) -> None:
     recipe = recipe_with(make_recipe, tmp_path, files, [{"name": "oops", "path": str(files["teacher"])}])
     with pytest.raises(UserError, match="is a teacher checkpoint, not a student"):

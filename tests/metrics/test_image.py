@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +66,30 @@ def test_image_metrics_average_over_images_across_updates() -> None:
         assert split == pytest.approx(whole, rel=1e-6)
         assert whole == pytest.approx(sum(singles) / 5, rel=1e-6)
     assert PSNR.higher_is_better and SSIM.higher_is_better
+
+
+def _as_basicsr_reads(images: torch.Tensor) -> list[np.ndarray]:
+    """Images in [0, 1] as basicsr's scripts read them: uint8, HWC, BGR (cv2.imread)."""
+    out = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return [img[..., ::-1] if img.shape[-1] == 3 else img for img in out]
+
+
+@pytest.mark.parametrize(("channels", "scale"), [(3, 4.0), (3, 256 / 82), (1, 28 / 9), (3, 1.0)])
+def test_psnr_y_and_ssim_y_are_basicsrs_with_the_y_channel_and_the_border_cropped(channels: int, scale: float) -> None:
+    from srdistill.compat.basicsr import psnr_ssim
+    from srdistill.metrics.image import PSNRY, SSIMY, crop_border
+
+    gen = torch.Generator().manual_seed(0)
+    hr = (torch.rand(3, channels, 48, 40, generator=gen) * 255).round() / 255
+    sr = ((hr + 0.08 * torch.randn(hr.shape, generator=gen)).clamp(0, 1) * 255).round() / 255
+    batch = replace(EvalBatch(hr, sr, torch.zeros(3), torch.zeros(3, 2), torch.zeros(3, 2)), scale=scale)
+    lib = psnr_ssim()
+    border = crop_border(scale)
+    assert border == {4.0: 4, 1.0: 0}.get(scale, 3)
+    pairs = list(zip(_as_basicsr_reads(sr), _as_basicsr_reads(hr), strict=True))
+    psnr = [lib.calculate_psnr(a, b, border, input_order="HWC", test_y_channel=True) for a, b in pairs]
+    ssim = [lib.calculate_ssim(a, b, border, input_order="HWC", test_y_channel=True) for a, b in pairs]
+    assert PSNRY().per_image(batch).tolist() == pytest.approx(psnr, abs=1e-4)
+    assert SSIMY().per_image(batch).tolist() == pytest.approx(ssim, abs=1e-4)
+    plain = PSNR().per_image(batch)
+    assert not torch.allclose(PSNRY().per_image(batch).float(), plain.float())  # not the RGB, uncropped PSNR

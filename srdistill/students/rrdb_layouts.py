@@ -4,8 +4,9 @@
   ``body.N.rdb1.conv1``, ``conv_body``, ``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``) is
   read as it is, its sizes off its shapes: spandrel builds every RRDB with dense blocks 32
   channels wide, while srdistill's students may use any ``num_grow_ch``.
-* Every other layout (the ESRGAN repository's original ``Sequential`` ``model.N`` release, its
-  later ``RRDB_trunk`` names, BSRGAN/RealSR, ...) is read by spandrel, as chaiNNer and ComfyUI
+* The ESRGAN repository's original ``Sequential`` ``model.N`` release and its later ``RRDB_trunk``
+  names are renamed key by key (any growth; spandrel's network is 32 wide only).
+* Every other layout (BSRGAN/RealSR, ...) is read by spandrel, as chaiNNer and ComfyUI
   read it, into spandrel's ESRGAN network; that network registers its parameters in the order
   of basicsr's ``RRDBNet``, so they are renamed by position, every shape checked.
 
@@ -15,6 +16,7 @@ leave it out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,10 +33,65 @@ def is_basicsr(state: Mapping[str, torch.Tensor]) -> bool:
     return "conv_first.weight" in state and any(k.startswith("body.") for k in state)
 
 
+#: the ESRGAN repository's later names (RRDBNet_arch.py) -> basicsr's
+ESRGAN_NAMES = [
+    (r"^RRDB_trunk\.(\d+)\.RDB(\d)\.conv(\d)\.", r"body.\1.rdb\2.conv\3."),
+    (r"^trunk_conv\.", "conv_body."),
+    (r"^upconv1\.", "conv_up1."),
+    (r"^upconv2\.", "conv_up2."),
+    (r"^HRconv\.", "conv_hr."),
+]
+
+
+def old_esrgan_names(blocks: int) -> list[tuple[str, str]]:
+    """The original ESRGAN release's ``Sequential`` keys (``model.N``) -> basicsr's, for ``blocks`` RRDBs."""
+    return [
+        (r"^model\.0\.", "conv_first."),
+        (r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.", r"body.\1.rdb\2.conv\3."),
+        (rf"^model\.1\.sub\.{blocks}\.", "conv_body."),
+        (r"^model\.3\.", "conv_up1."),
+        (r"^model\.6\.", "conv_up2."),
+        (r"^model\.8\.", "conv_hr."),
+        (r"^model\.10\.", "conv_last."),
+    ]
+
+
+def renamed_esrgan(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """The ESRGAN repository's two layouts with basicsr's keys, if ``state`` is one of them in full.
+
+    spandrel reads these layouts too, but builds every dense block 32 channels wide, so ESRGAN-layout
+    weights of another growth (8 or 16, as small models use) fail there; renamed here, any growth loads.
+    """
+    if any(k.startswith("RRDB_trunk.") for k in state):
+        names = ESRGAN_NAMES
+    elif "model.0.weight" in state:
+        blocks = {int(m.group(1)) for k in state if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB", k))}
+        names = old_esrgan_names(len(blocks))
+    else:
+        return None
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in names:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    try:
+        arch = infer_arch(out)
+    except UserError:
+        return None
+    with torch.device("meta"):
+        expected = rrdbnet_class()(**vars(arch)).state_dict()
+    if set(out) != set(expected) or any(out[k].shape != v.shape for k, v in expected.items()):
+        return None  # not the whole network in that layout (an ESRGAN of another scale, ESRGAN+): spandrel's turn
+    return out
+
+
 def to_basicsr(state: Mapping[str, torch.Tensor], source: str = "weights") -> dict[str, torch.Tensor]:
     """``state`` with basicsr's ``RRDBNet`` keys; ``source`` names the file and where it was given in errors."""
     if is_basicsr(state):
         return dict(state)
+    esrgan = renamed_esrgan(state)
+    if esrgan is not None:
+        return esrgan
     import spandrel
 
     fix = ("Use an ESRGAN, BasicSR or Real-ESRGAN RRDB checkpoint (RRDBNet), the student checkpoint that "
@@ -44,9 +101,9 @@ def to_basicsr(state: Mapping[str, torch.Tensor], source: str = "weights") -> di
     except spandrel.UnsupportedModelError:
         sample = ", ".join(sorted(state)[:4])
         raise UserError(f"{source} is not an RRDB network in a known layout (first keys: {sample}).", fix) from None
-    except Exception as e:  # spandrel took it for ESRGAN, but the weights do not fit its network
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{source}: spandrel could not read these RRDB weights: {first}", fix) from None
+    except Exception as e:  # spandrel took it for ESRGAN, but the weights do not fit its network: say all it says
+        whole = str(e).strip() or type(e).__name__
+        raise UserError(f"{source}: spandrel could not read these RRDB weights:\n{whole}", fix) from None
     if found.architecture.id != "ESRGAN":
         raise UserError(f"{source} holds a {found.architecture.name} network, not an RRDB.", fix)
     sizes = found.model.hyperparameters

@@ -79,11 +79,25 @@ def test_basicsr_weights_with_any_growth_are_read_as_they_are() -> None:
     assert to_basicsr(state) == state and infer_arch(state).num_grow_ch == 4
 
 
-def test_other_layouts_need_the_published_growth_of_32() -> None:
+@pytest.mark.parametrize("layout", ["esrgan", "esrgan_old"])
+@pytest.mark.parametrize("grow", [8, 16, 32])
+def test_esrgan_layouts_of_any_growth_load_and_upscale_exactly(tmp_path: Path, layout: str, grow: int) -> None:
+    net = reference_net(num_feat=16, num_block=2, num_grow_ch=grow)
+    state = as_esrgan(net.state_dict()) if layout == "esrgan" else as_esrgan_old(net.state_dict(), 2)
+    student = build_rrdb(RRDBConfig(type="rrdb", weights=write(tmp_path / "w.pth", state, None)), RGB).eval()
+    assert infer_arch(to_basicsr(state)).num_grow_ch == grow
+    lr = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(student.net(lr), net(lr))
+
+
+def test_spandrels_errors_are_shown_whole() -> None:
     state = as_esrgan_old(reference_net(num_grow_ch=4).state_dict(), SIZES["num_block"])
+    del state["model.1.sub.0.RDB1.conv1.0.bias"]  # no longer the whole network: spandrel reads it, and fails
     with pytest.raises(UserError, match="spandrel could not read these RRDB weights") as e:
         to_basicsr(state, "student.weights (w.pth)")
     assert e.value.problem.startswith("student.weights (w.pth): ")
+    assert len(e.value.problem.splitlines()) > 2  # every line of the loader's message, not only its first
 
 
 def test_an_esrgan_with_one_upsampling_is_refused_with_the_spandrel_student() -> None:

@@ -405,6 +405,13 @@ def joint_fit_with_an_ensemble(folder, recipe):
     return train(folder, recipe, "--dry-run")
 
 
+def fused_optimizer_without_a_fused_form_at_dry_run(folder, recipe):
+    """optimizer.fused: true with an optimizer that has none: refused at --dry-run, not at the first step."""
+    fresh_run_dir(folder, recipe)
+    recipe["train"]["optimizer"] = {"name": "lamb", "lr": 1e-3, "fused": True}
+    return train(folder, recipe, "--dry-run")
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -458,6 +465,7 @@ CASES: list[Case] = [
     upscale_output_is_an_existing_file,
     upscale_with_malformed_metadata,
     upscale_with_a_classifier,
+    fused_optimizer_without_a_fused_form_at_dry_run,
 ]
 
 
@@ -485,6 +493,7 @@ EXPECTED = {
     "student_and_teacher_share_a_file": "student.weights and teacher.weights are the same file",
     "overwrite_would_delete_the_weights_it_starts_from": "would write over the weights it starts from",
     "joint_fit_with_an_ensemble": "train.fit: joint uses none",
+    "fused_optimizer_without_a_fused_form_at_dry_run": "optimizer 'lamb' has no fused form",
 }
 
 

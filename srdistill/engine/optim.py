@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from srdistill.errors import UserError
@@ -48,3 +49,16 @@ def optimizer_and_scheduler(
         updates_per_epoch=steps_per_epoch,
     )
     return optimizer, scheduler
+
+
+def check_optimizers(settings: dict[str, NetworkConfig], device: torch.device) -> list[UserError]:
+    """Each trained network's optimizer and schedule, made once on a one-weight module on ``device``: what
+    training would refuse at its first step (a fused kernel the optimizer or the device lacks) is found here."""
+    found = []
+    for name, cfg in settings.items():
+        section = "train" if len(settings) == 1 else f"train.{name}"
+        try:
+            optimizer_and_scheduler(nn.Linear(1, 1, device=device), cfg, epochs=1, steps_per_epoch=1, section=section)
+        except UserError as e:
+            found.append(e)
+    return found

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from srdistill.catalog import catalog
+from srdistill.engine.optim import check_optimizers
 from srdistill.errors import UserError
 from srdistill.losses.features import check_layers
 from srdistill.recipe.schema import MAIN_TEACHER, Recipe
@@ -33,7 +34,7 @@ def check(recipe: Recipe, parts: Parts, purpose: Purpose, judges: bool = False) 
     """Raise one error naming every problem found (each with its fix); return if there is none."""
     found = _splits(parts) + _classifiers(recipe, parts)
     if purpose == "train":
-        found += _fit(recipe, parts)
+        found += _fit(recipe, parts) + check_optimizers(recipe.train.networks(), parts.device)
     if purpose == "evaluate" or judges:
         found += _sizes(parts, recipe.compare.metrics, "compare.metrics", "Leave {name} out of compare.metrics.")
     if len(found) == 1:

@@ -412,6 +412,16 @@ def fused_optimizer_without_a_fused_form_at_dry_run(folder, recipe):
     return train(folder, recipe, "--dry-run")
 
 
+def upscale_on_cuda_without_cuda(folder, recipe):
+    """upscale --device cuda where there is none: the fix names upscale's own option, not --set."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from PIL import Image
+
+    Image.new("L", (9, 9)).save(folder / "a.png")
+    return ["upscale", str(student_file(folder)), str(folder / "a.png"), str(folder / "out"), "--device", "cuda"]
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -466,6 +476,7 @@ CASES: list[Case] = [
     upscale_with_malformed_metadata,
     upscale_with_a_classifier,
     fused_optimizer_without_a_fused_form_at_dry_run,
+    upscale_on_cuda_without_cuda,
 ]
 
 
@@ -494,6 +505,7 @@ EXPECTED = {
     "overwrite_would_delete_the_weights_it_starts_from": "would write over the weights it starts from",
     "joint_fit_with_an_ensemble": "train.fit: joint uses none",
     "fused_optimizer_without_a_fused_form_at_dry_run": "optimizer 'lamb' has no fused form",
+    "upscale_on_cuda_without_cuda": "Fix: Use --device=auto.",
 }
 
 

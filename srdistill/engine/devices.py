@@ -14,17 +14,18 @@ from srdistill.errors import UserError
 from srdistill.recipe.sections import RuntimeConfig
 
 
-def select_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU; an explicit device must exist."""
+def select_device(name: str, option: str = "--set device") -> torch.device:
+    """``auto`` is CUDA when available, else CPU; an explicit device must exist. ``option`` is how the user
+    chose it (a recipe's ``--set device``, upscale's ``--device``), for the fix."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' was asked for but CUDA is not available here.", "Use --set device=auto.")
+        raise UserError(f"device '{name}' was asked for but CUDA is not available here.", f"Use {option}=auto.")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise UserError(f"device '{name}' does not exist ({torch.cuda.device_count()} GPUs).", "Use cuda:0.")
+        raise UserError(f"device '{name}' does not exist ({torch.cuda.device_count()} GPUs).", f"Use {option}=cuda:0.")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError("device 'mps' was asked for but is not available here.", "Use --set device=auto.")
+        raise UserError("device 'mps' was asked for but is not available here.", f"Use {option}=auto.")
     return device
 
 

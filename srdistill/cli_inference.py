@@ -57,7 +57,8 @@ def upscale(
 
         check_tiling(tile, overlap, scale)
         student, channels = load_student(checkpoint)
-        result = upscale_files(student, channels, source, target, select_device(device, "--device"), console.err, tile=tile,
+        chosen = select_device(device, "--device")
+        result = upscale_files(student, channels, source, target, chosen, console.err, tile=tile,
                                overlap=overlap, scale=scale, overwrite=overwrite, precision=precision)  # fmt: skip
     except UserError as e:
         fail(e)

@@ -422,6 +422,13 @@ def upscale_on_cuda_without_cuda(folder, recipe):
     return ["upscale", str(student_file(folder)), str(folder / "a.png"), str(folder / "out"), "--device", "cuda"]
 
 
+def set_key_named_like_the_fit(folder, recipe):
+    """--set train.joint.x under fit: joint: the path is train.joint, not train.joint.joint."""
+    fresh_run_dir(folder, recipe)
+    recipe["train"] = {"fit": "joint", "epochs": 1}
+    return train(folder, recipe, "--set", "train.joint.x=1")
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -477,6 +484,7 @@ CASES: list[Case] = [
     upscale_with_a_classifier,
     fused_optimizer_without_a_fused_form_at_dry_run,
     upscale_on_cuda_without_cuda,
+    set_key_named_like_the_fit,
 ]
 
 
@@ -506,6 +514,7 @@ EXPECTED = {
     "joint_fit_with_an_ensemble": "train.fit: joint uses none",
     "fused_optimizer_without_a_fused_form_at_dry_run": "optimizer 'lamb' has no fused form",
     "upscale_on_cuda_without_cuda": "Fix: Use --device=auto.",
+    "set_key_named_like_the_fit": "train.joint: unknown key.",
 }
 
 

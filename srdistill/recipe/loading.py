@@ -182,10 +182,15 @@ def _walk(loc: tuple[Any, ...], raw: Any, model: type[BaseModel]) -> tuple[list[
     data: Any = raw
     annotation: Any = model
     holder: type[BaseModel] | None = None
+    tag_seen = False  # pydantic puts a union's tag once, right after the union's own key
     for part in loc:
-        is_tag = isinstance(data, dict) and isinstance(part, str) and part not in data and part in _tags(data)
-        if is_tag or (isinstance(part, str) and part.startswith(("function-", "tagged-union["))):
+        if isinstance(part, str) and part.startswith(("function-", "tagged-union[")):
             continue
+        union = len([m for m in _members(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]) > 1
+        if union and not tag_seen and isinstance(data, dict) and isinstance(part, str) and part in _tags(data):
+            tag_seen = True  # the tag, even where a key of the same name follows (train.joint under fit: joint)
+            continue
+        tag_seen = False
         path.append(part)
         holder = _model_of(annotation, data)
         if holder is not None and isinstance(part, str):

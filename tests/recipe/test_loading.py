@@ -183,6 +183,9 @@ def test_all_problems_reported_at_once(write_recipe) -> None:
             "integer",
         ),
         ({"data": {"type": "image_folder"}}, "data.root", "required but missing"),
+        # a key named like the fit's tag is a key, not the tag again
+        ({"train": {"fit": "joint", "joint": {"x": 1}}}, "train.joint", "unknown key"),
+        ({"train": {"fit": "teacher", "teacher": 1}}, "train.teacher", "unknown key"),
     ],
 )
 def test_one_problem(write_recipe, sections: dict[str, Any], expected_path: str, expected_text: str) -> None:

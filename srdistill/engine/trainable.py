@@ -4,6 +4,8 @@ average, the non-finite guard and the epoch's loss sums; all of it resumable thr
 
 from __future__ import annotations
 
+import math
+
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -66,13 +68,16 @@ class Trainable:
         self.sums = LossSums(self.sums.device)
 
     def train_means(self, steps: int, cluster: Cluster) -> dict[str, float]:
-        """This epoch's mean of every loss over the kept steps of every process."""
+        """This epoch's mean of every loss over the kept steps of every process; NaN where no step was kept
+        (every step skipped: a mean of nothing, not a loss of 0)."""
         skipped, _, _ = self.guard.read()
-        kept = max(1, steps - skipped)
+        kept = steps - skipped  # the guard skips a step on every process alike
         sums = self.sums.state_dict()
         names = sorted(sums)
         totals = torch.tensor([sums[k] for k in names], dtype=torch.float64)
         totals = sum_all(totals.to(self.sums.device) if cluster.distributed else totals, cluster).cpu()
+        if kept <= 0:
+            return dict.fromkeys(names, math.nan)
         return {k: v / kept / cluster.world for k, v in zip(names, totals.tolist(), strict=True)}
 
     def state_dict(self) -> dict[str, Any]:

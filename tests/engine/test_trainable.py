@@ -61,3 +61,14 @@ def test_means_count_only_the_kept_steps_and_the_average_is_applied_in_the_block
     assert torch.equal(t.module.weight, raw)
     t.new_epoch()
     assert t.sums.state_dict() == {} and t.guard.read()[0] == 0
+
+
+def test_an_epoch_whose_steps_were_all_skipped_logs_nan_not_zero() -> None:
+    import math
+
+    t = trainable(0)
+    for _ in range(2):
+        bad = t.guard.check(torch.tensor(float("inf")))
+        t.sums.add({"loss": torch.tensor(float("inf")), "ce_sr": torch.tensor(1.0)}, bad)
+    means = t.train_means(steps=2, cluster=SINGLE)
+    assert set(means) == {"loss", "ce_sr"} and all(math.isnan(v) for v in means.values())

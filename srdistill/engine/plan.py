@@ -51,6 +51,11 @@ def describe(recipe: Recipe, parts: Parts) -> Group:
         gflop = count_flops(lambda: student.upscale(lr)) / 1e9
         stages.add_row(f"student {recipe.student.type} network", _shape(raw), f"{gflop:.3g}")  # type: ignore[union-attr]
         stages.add_row(f"resize ({student.mode}) → SR", _shape(hr), "")
+    inputs = getattr(recipe.train, "inputs", "original")
+    if student is None and inputs != "original":  # a classifier fitted on what it sees without SR
+        stages.add_row(f"degradation {recipe.degradation.type}", _shape(lr), "")
+        what = "every image" if inputs == "degraded" else "half the images, at random"
+        stages.add_row(f"bicubic upscale → classifier input ({what})", _shape(hr), "")
     pre = teacher.preprocess(hr)
     p = parts.teacher.preprocessing()
     crop = f", centre crop {p['input_size'][0]}" if p["resize_size"] != p["input_size"] else ""

@@ -5,7 +5,6 @@ average, the non-finite guard and the epoch's loss sums; all of it resumable thr
 from __future__ import annotations
 
 import math
-
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any

@@ -100,3 +100,15 @@ def test_count_flops() -> None:
     assert count_flops(lambda: net(x)) == 2 * 3 * 10 * 4
     meta_net, meta_x = on_meta(net), torch.zeros(3, 10, device="meta")
     assert count_flops(lambda: meta_net(meta_x)) == 2 * 3 * 10 * 4
+
+
+@pytest.mark.parametrize(("inputs", "says"), [("degraded", "every image"), ("mixed", "half the images, at random")])
+def test_a_classifier_fitted_on_degraded_inputs_shows_its_degradation(
+    cli, write_recipe, inputs: str, says: str
+) -> None:
+    result = cli(
+        "train", write_recipe(student=None, losses=None, train={"fit": "teacher", "inputs": inputs}), "--dry-run"
+    )
+    assert result.exit_code == 0, result.output
+    assert "degradation bicubic" in result.stdout and "1×9×9" in result.stdout
+    assert f"bicubic upscale → classifier input ({says})" in result.stdout

@@ -141,6 +141,11 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
             f"Student '{recipe.student.type}' has no weights to train.",
             "Use a learned student such as rrdb; interpolation students are baselines for compare.",
         ))  # fmt: skip
+    if parts.loss.needs_teacher and not recipe.trains_classifier and recipe.teacher.random_init():
+        parts.warnings.append(
+            "the teacher has no weights: the student learns from a randomly initialised classifier "
+            "(give teacher.weights, or train the classifier first: train.fit=teacher)"
+        )
     layers = parts.loss.teacher_layers
     for classifier in [parts.teacher, *parts.members.values()]:
         try:

@@ -75,3 +75,10 @@ def test_a_teacher_fit_needs_labels_and_a_head_to_train(tmp_path: Path, write_re
     ))  # fmt: skip
     with pytest.raises(UserError, match="the data set has none"):
         build(recipe, "train", torch.device("cpu"))
+
+
+def test_a_student_fit_through_a_teacher_without_weights_is_warned_of(write_recipe) -> None:
+    parts = build(load_recipe(write_recipe()), "train", torch.device("cpu"))  # the tiny recipe's teacher: random
+    assert any("the teacher has no weights" in w for w in parts.warnings)
+    pixel_only = build(load_recipe(write_recipe(losses=[{"type": "pixel_l1"}])), "train", torch.device("cpu"))
+    assert not any("the teacher has no weights" in w for w in pixel_only.warnings)  # no loss reads it

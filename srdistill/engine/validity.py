@@ -225,10 +225,11 @@ def _teacher_fit(recipe: Recipe, parts: Parts, train: TeacherFitConfig) -> list[
 
 
 def _sizes(parts: Parts, names: tuple[str, ...], where: str, fix: str) -> list[UserError]:
-    """Metrics that need larger images than the data set's (LPIPS, through AlexNet's poolings)."""
+    """Metrics that need larger images than the data set's (LPIPS, through AlexNet's poolings), or files not here."""
     (h, w), found = parts.data.info.hr_size, []
     for name in dict.fromkeys(names):
-        need = catalog().metrics.get(name).build().min_side
+        metric = catalog().metrics.get(name).build()
+        found, need = found + metric.missing(), metric.min_side
         if min(h, w) < need:
             found.append(UserError(f"{where}: {name} needs images of at least {need}×{need}; this data set's are "
                                    f"{h}×{w}.", fix.format(name=name)))  # fmt: skip

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from srdistill.errors import UserError
+
 
 @dataclass
 class EvalBatch:
@@ -45,6 +47,10 @@ class Metric:
     def __init__(self) -> None:
         self.total: torch.Tensor | None = None
         self.count: int | torch.Tensor = 0
+
+    def missing(self) -> list[UserError]:
+        """What the metric needs and cannot find before its first image (a weights file), for --dry-run."""
+        return []
 
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         raise NotImplementedError

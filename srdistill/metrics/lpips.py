@@ -88,6 +88,13 @@ class LPIPS(Metric):
         super().__init__()
         self._net: nn.Module | None = None
 
+    def missing(self) -> list[UserError]:
+        try:
+            backbone_file()
+        except UserError as e:
+            return [e]
+        return []
+
     def per_image(self, batch: EvalBatch) -> torch.Tensor:
         sr, hr = batch.sr.float(), batch.hr.float()
         if min(hr.shape[-2:]) < MIN_SIDE:

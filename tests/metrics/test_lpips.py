@@ -145,3 +145,29 @@ def test_a_backbone_named_by_the_variable_is_hash_checked(tmp_path: Path, monkey
 def test_images_too_small_for_alexnet_are_an_error_with_the_fix(lpips_backbone) -> None:
     with pytest.raises(UserError, match=r"compare\.metrics"):
         LPIPS().per_image(batch(images(channels=1, side=28), images(channels=1, side=28)))
+
+
+@pytest.mark.parametrize("where", ["train.monitor", "compare.metrics"])
+def test_a_missing_backbone_stops_the_dry_run_before_any_epoch(
+    cli, make_recipe, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flatten, no_download, where
+) -> None:
+    """Without AlexNet's file, lpips as the monitor (or a compare metric) is refused at --dry-run, not after epoch 1."""
+    import torch.hub
+    import yaml
+
+    monkeypatch.delenv("SRDISTILL_LPIPS_BACKBONE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    recipe = make_recipe(tmp_path)
+    recipe["data"] = {"type": "image_folder", "root": str(image_tree), "hr_size": 32, "channels": 3}
+    recipe["teacher"] |= {"input_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+    if where == "train.monitor":
+        recipe["train"]["monitor"] = "lpips"
+    else:
+        recipe["compare"]["metrics"] = ["top1", "lpips"]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    result = cli("train", path, "--dry-run")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "lpips needs torchvision's ImageNet AlexNet weights" in flatten(result.output)
+    assert not (tmp_path / "runs").exists()

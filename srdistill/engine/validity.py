@@ -143,8 +143,7 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
         ))  # fmt: skip
     if parts.loss.needs_teacher and not recipe.trains_classifier and recipe.teacher.random_init():
         parts.warnings.append(
-            "the teacher has no weights: the student learns from a randomly initialised classifier "
-            "(give teacher.weights, or train the classifier first: train.fit=teacher)"
+            "the teacher has no weights: the student learns from a randomly initialised classifier (teacher.weights)"
         )
     layers = parts.loss.teacher_layers
     for classifier in [parts.teacher, *parts.members.values()]:
@@ -229,8 +228,9 @@ def _sizes(parts: Parts, names: tuple[str, ...], where: str, fix: str) -> list[U
     (h, w), found = parts.data.info.hr_size, []
     for name in dict.fromkeys(names):
         metric = catalog().metrics.get(name).build()
-        found, need = found + metric.missing(), metric.min_side
-        if min(h, w) < need:
+        if min(h, w) >= (need := metric.min_side):  # usable here: what it lacks besides, if anything
+            found += metric.missing()
+        else:
             found.append(UserError(f"{where}: {name} needs images of at least {need}×{need}; this data set's are "
                                    f"{h}×{w}.", fix.format(name=name)))  # fmt: skip
     return found

@@ -2,10 +2,9 @@
 
 The schema (:mod:`srdistill.recipe`) decides what the recipe's text alone decides: keys, types,
 ranges, how sections fit together. What needs the built parts is decided here: the paths it
-names, class counts of every classifier (teacher, ensemble members, judges), the layers a loss
-reads, the monitor against the data's labels and image size, what each fit needs. :func:`check`
-runs at the end of every :func:`~srdistill.engine.build.build`, so ``--dry-run``, training,
-``compare`` and ``report`` all stop here, before any step, with every problem at once.
+names, class counts of every classifier, the layers a loss reads, the monitor against the data's
+labels and image size, what each fit needs. :func:`check` ends every :func:`~srdistill.engine.build.build`,
+so ``--dry-run``, training, ``compare`` and ``report`` all stop here, with every problem at once.
 """
 
 from __future__ import annotations
@@ -146,9 +145,10 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
             "the teacher has no weights: the student learns from a randomly initialised classifier (teacher.weights)"
         )
     layers = parts.loss.teacher_layers
-    for classifier in [parts.teacher, *parts.members.values()]:
+    named = {"the teacher": parts.teacher} | {f"teachers '{n}'": m for n, m in parts.members.items()}
+    for who, classifier in named.items():
         try:
-            check_layers(classifier.model, layers)
+            check_layers(classifier.model, layers, who)
         except UserError as e:
             found.append(e)
     monitor = train.monitor_for(labels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -50,16 +50,17 @@ def build_feature(cfg: FeatureConfig) -> Loss:
     return FeatureDistance(cfg.layers, cfg.criterion)
 
 
-def check_layers(model: nn.Module, layers: tuple[str, ...]) -> None:
-    """A clear error for layer names the model does not have."""
+def check_layers(model: nn.Module, layers: tuple[str, ...], who: str = "the teacher") -> None:
+    """A clear error for layer names the model does not have; ``who`` names the classifier (an ensemble member's
+    recipe section, say)."""
     known = [name for name, _ in model.named_modules() if name]
     missing = [n for n in layers if n not in known]
     if missing:
         hints = "".join(did_you_mean(n, known) for n in missing)
         tops = ", ".join(name for name, _ in model.named_children())
         raise UserError(
-            f"The teacher model has no layer {', '.join(repr(n) for n in missing)}.{hints}",
-            f"Name modules of the teacher's model (dotted paths); its top-level ones are: {tops}.",
+            f"The model of {who} has no layer {', '.join(repr(n) for n in missing)}.{hints}",
+            f"Name modules of {who}'s model (dotted paths); its top-level ones are: {tops}.",
         )
 
 
@@ -72,7 +73,9 @@ def capture(model: nn.Module, layers: tuple[str, ...]) -> Iterator[dict[str, tor
         return
     modules = dict(model.named_modules())
     hooks = [
-        modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))
+        # a copy: an in-place activation after the layer (timm's ResNet: bn1, then ReLU(inplace=True)) would
+        # otherwise overwrite the output before the loss reads it
+        modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, _kept(out)))
         for name in layers
     ]
     try:
@@ -80,6 +83,10 @@ def capture(model: nn.Module, layers: tuple[str, ...]) -> Iterator[dict[str, tor
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def _kept(out: Any) -> Any:
+    return out.clone() if isinstance(out, torch.Tensor) else out
 
 
 # -- perceptual ------------------------------------------------------------------------------------------

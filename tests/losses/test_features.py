@@ -87,3 +87,23 @@ def test_perceptual_layers_deeper_than_the_file_are_reported(vgg_head) -> None:
         build_perceptual(PerceptualConfig(type="perceptual", weights=path, layers={"conv3_1": 1.0}))
     with pytest.raises(UserError, match="no VGG19 layer conv9_9"):
         build_perceptual(PerceptualConfig(type="perceptual", weights=path, layers={"conv9_9": 1.0}))
+
+
+def test_a_layer_followed_by_an_inplace_activation_is_read_before_it() -> None:
+    """timm's ResNet applies ReLU(inplace=True) to bn1's output: the captured value is bn1's, negatives kept."""
+    import timm
+
+    net = timm.create_model("test_resnet", num_classes=3).eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = net.bn1(net.conv1(x))
+        with capture(net, ("bn1",)) as found:
+            net(x)
+    assert expected.min() < 0 and torch.equal(found["bn1"], expected)  # not the ReLU's output
+
+
+def test_an_ensemble_member_missing_a_layer_is_named_as_such() -> None:
+    net = torchvision.models.resnet18(num_classes=3)
+    with pytest.raises(UserError, match=r"The model of teachers 'b' has no layer 'layr2'") as e:
+        check_layers(net, ("layr2",), "teachers 'b'")
+    assert "teachers 'b''s model" in (e.value.fix or "")

@@ -429,6 +429,16 @@ def set_key_named_like_the_fit(folder, recipe):
     return train(folder, recipe, "--set", "train.joint.x=1")
 
 
+def export_a_joint_runs_classifier(folder, recipe):
+    """export (or upscale) of a classifier file srdistill wrote: named as a classifier, with the file to give."""
+    import timm
+
+    path = folder / "classifier_best.safetensors"
+    meta = {"role": "teacher", "config": {"type": "timm", "model": "test_resnet"}}
+    save_weights(timm.create_model("test_resnet", num_classes=10, in_chans=1), path, meta)
+    return ["export", str(path), str(folder / "out"), "--no-onnx"]
+
+
 CASES: list[Case] = [
     unknown_top_level_key,
     unknown_component_type,
@@ -485,6 +495,7 @@ CASES: list[Case] = [
     fused_optimizer_without_a_fused_form_at_dry_run,
     upscale_on_cuda_without_cuda,
     set_key_named_like_the_fit,
+    export_a_joint_runs_classifier,
 ]
 
 
@@ -515,6 +526,7 @@ EXPECTED = {
     "fused_optimizer_without_a_fused_form_at_dry_run": "optimizer 'lamb' has no fused form",
     "upscale_on_cuda_without_cuda": "Fix: Use --device=auto.",
     "set_key_named_like_the_fit": "train.joint: unknown key.",
+    "export_a_joint_runs_classifier": "holds a classifier (role: teacher), not an SR network",
 }
 
 

@@ -95,6 +95,12 @@ def check_student_metadata(path: Path) -> dict[str, Any]:
     role = meta.get("role")
     if role is not None and not isinstance(role, str):
         problems.append(f"role: expected a string, got {role!r}")
+    elif role not in (None, "student"):  # a classifier's file (a teacher fit's, a joint fit's classifier_best)
+        raise UserError(
+            f"{path} holds a classifier (role: {role}), not an SR network.",
+            "Give a student's weights: a run's best.safetensors (for a joint run, best.safetensors holds its SR "
+            "network and classifier_best.safetensors its classifier).",
+        )
     channels = meta.get("channels")
     if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int) or channels < 1):
         problems.append(f"channels: expected a positive whole number, got {channels!r}")

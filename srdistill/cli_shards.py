@@ -20,6 +20,10 @@ def shards(
     shuffle: Annotated[bool, typer.Option("--shuffle/--no-shuffle", help="Mix classes across shards.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace shards of the same prefix.")] = False,
+    classes_from: Annotated[
+        Path | None,
+        typer.Option(help="The training split's folder: its classes number this split's (pack val/ and test/ so)."),
+    ] = None,
 ) -> None:
     """Pack an ImageNet-style class-folder tree into WebDataset tar shards, for the `shards` data set."""
     from srdistill.errors import UserError
@@ -35,7 +39,7 @@ def shards(
 
         done = pack(
             source, prefix, max_count=max_count, max_bytes=int(max_size_mb * 2**20), shuffle=shuffle, seed=seed,
-            overwrite=overwrite, progress=progress,
+            overwrite=overwrite, classes_from=classes_from, progress=progress,
         )  # fmt: skip
     except UserError as e:
         fail(e)

@@ -57,10 +57,12 @@ def pack(
     shuffle: bool = True,
     seed: int = 0,
     overwrite: bool = False,
+    classes_from: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Packed:
     """Write ``source``'s images as ``prefix-000000.tar``, … (at most ``max_count`` images per shard; a
-    shard is closed once it holds ``max_bytes``); ``progress(done, total)`` is called after each image."""
+    shard is closed once it holds ``max_bytes``); ``progress(done, total)`` is called after each image.
+    ``classes_from`` (the training split's folder) numbers the classes, so every split numbers them alike."""
     need_webdataset("srdistill shards")
     from webdataset import ShardWriter
 
@@ -71,7 +73,7 @@ def pack(
             f"{prefix.parent} already holds {len(old)} shards named {prefix.name}-*.tar; nothing was written.",
             "Pass --overwrite to replace them, or choose another OUT_PREFIX.",
         )
-    samples, classes = scan_classes(source)
+    samples, classes = scan_classes(source, training_classes(classes_from) if classes_from is not None else None)
     order = list(range(len(samples)))
     if shuffle:
         random.Random(seed).shuffle(order)
@@ -121,6 +123,18 @@ def pack(
     for stale in set(old) - set(finals):  # an earlier, longer set of shards
         stale.unlink()
     return Packed(prefix, finals, len(samples), len(classes))
+
+
+def training_classes(folder: Path) -> dict[str, int]:
+    """The class indices of the training split's folder (its class subfolders, sorted, as image folders number them)."""
+    from torchvision.datasets.folder import find_classes
+
+    try:
+        return find_classes(str(folder))[1]
+    except FileNotFoundError:
+        raise UserError(
+            f"--classes-from {folder} has no class subfolders.", "Name the training split's class-folder tree."
+        ) from None
 
 
 def _outside(source: Path, prefix: Path) -> None:

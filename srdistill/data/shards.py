@@ -214,7 +214,16 @@ def build_shards(cfg: ShardsConfig) -> Splits:
         spec = getattr(cfg, what)
         if spec is not None:
             found[what] = load_shards(spec, cache, what)
-    named = {label: name for indexes in found.values() for ix in indexes for label, name in ix.classes.items()}
+    named: dict[int, str] = {}
+    for what, indexes in found.items():  # one name per label in every split, or the splits were numbered apart
+        for label, name in ((label, name) for ix in indexes for label, name in ix.classes.items()):
+            if named.setdefault(label, name) != name:
+                raise UserError(
+                    f"data.{what}: class {label} is '{name}' there but '{named[label]}' in data.train: the splits "
+                    "were packed with classes numbered apart (a split lacking a class shifts the rest).",
+                    "Pack every split with the training split's classes: srdistill shards VAL_FOLDER PREFIX "
+                    "--classes-from TRAIN_FOLDER.",
+                )
     train_labels = {label for ix in found["train"] for label in ix.labels}
     num_classes = max(train_labels) + 1
     for what, indexes in found.items():

@@ -337,3 +337,29 @@ def test_torchrun_trains_from_shards(make_recipe, shards: dict[str, str], tmp_pa
     assert "× 2 processes" in done.stderr
     rows = (tmp_path / "runs" / "tiny" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3  # header and two epochs
+
+
+def test_splits_packed_with_classes_numbered_apart_are_refused(image_tree: Path, tmp_path: Path) -> None:
+    """val/ lacking the first class, packed on its own, numbers the rest from 0: reading it would shift labels."""
+    import shutil
+
+    val = tmp_path / "val"
+    shutil.copytree(image_tree / "val", val)
+    first = sorted(p.name for p in val.iterdir())[0]
+    shutil.rmtree(val / first)
+    train = pack(image_tree / "train", tmp_path / "s" / "train").pattern
+    packed = {"train": train, "val": pack(val, tmp_path / "s" / "val").pattern}
+    with pytest.raises(UserError, match=r"data.val: class \d is '\w+' there but '\w+' in data.train") as e:
+        build(packed, tmp_path / "cache")
+    assert "--classes-from TRAIN_FOLDER" in (e.value.fix or "")
+    with pytest.raises(UserError, match=first):  # numbered by the training split's classes: the gap is named
+        pack(val, tmp_path / "s" / "val2", classes_from=image_tree / "train")
+
+
+def test_classes_from_the_training_split_number_every_split_alike(cli, image_tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    for split in ("train", "val"):
+        result = cli("shards", image_tree / split, out / split, "--classes-from", image_tree / "train")
+        assert result.exit_code == 0, result.output
+    data = build({s: str(out / f"{s}-000000.tar") for s in ("train", "val")}, tmp_path / "cache")
+    assert data.info.num_classes == 3

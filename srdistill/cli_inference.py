@@ -113,6 +113,8 @@ def export(
     except UserError as e:
         fail(e)
     console.out.print(f"wrote {done.weights} (weights, with the student's config as metadata)")
+    for warning in done.warnings:
+        console.err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if done.onnx is not None:
         console.out.print(f"wrote {done.onnx} (input 'lr' (batch, {channels}, height, width) → output 'sr')")
         if done.external_data is not None:

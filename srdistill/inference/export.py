@@ -29,6 +29,48 @@ class Exported:
     input_shape: tuple[int, ...]
     #: the weights file beside the .onnx, for models over the 2 GB a single ONNX file can hold
     external_data: Path | None = None
+    #: what other tools make of the safetensors file (spandrel: chaiNNer, ComfyUI), where it is not right
+    warnings: tuple[str, ...] = ()
+
+
+class Upscaler(nn.Module):
+    """A student's own upscale (its network, plus the bicubic base of a residual student), as one module."""
+
+    def __init__(self, student: SuperResolver) -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.student.upscale(lr)
+
+
+def spandrel_reading(student: SuperResolver, weights: Path, channels: int) -> tuple[str, ...]:
+    """How spandrel (which chaiNNer and ComfyUI load models with) reads the exported file: a warning where it
+    cannot, or where it computes another image than the student does."""
+    import spandrel
+
+    try:
+        found = spandrel.ModelLoader().load_from_file(str(weights))
+    except Exception as e:  # any reason spandrel gives
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        grow = getattr(student.config, "num_grow_ch", None)
+        why = f" (its RRDB dense blocks grow by 32 only; this one grows by {grow})" if grow not in (None, 32) else ""
+        return (f"spandrel (chaiNNer, ComfyUI) cannot load {weights.name}{why}: {first}",)
+    probe = torch.rand(1, channels, 12, 12, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        theirs, ours = found.model.eval().float()(probe), student.upscale(probe)
+    diff = float((theirs - ours).abs().max()) if theirs.shape == ours.shape else float("inf")
+    if diff > 1e-4:
+        why = (
+            " (a residual student adds a bicubic upscale of its input, which spandrel does not)"
+            if student.residual
+            else ""
+        )
+        return (
+            f"spandrel (chaiNNer, ComfyUI) loads {weights.name} but computes another image, max |Δ| {diff:.3g}{why}; "
+            "srdistill upscale and the ONNX file compute the student's own.",
+        )
+    return ()
 
 
 #: protobuf refuses messages over 2 GiB; leave room for the graph itself
@@ -71,8 +113,9 @@ def export(
     save_weights(
         student.net, weights, {**meta, "config": config, "channels": channels, "exported_from": str(checkpoint)}
     )
+    warnings = spandrel_reading(student.eval().float().cpu(), weights, channels)
     if not onnx:
-        return Exported(weights, None, None, ())
+        return Exported(weights, None, None, (), warnings=warnings)
     try:
         import onnxruntime as ort
     except ImportError:
@@ -80,7 +123,7 @@ def export(
             "ONNX export needs onnx, onnxscript and onnxruntime, which are not installed.",
             "pip install 'srdistill[export]', or pass --no-onnx.",
         ) from None
-    net = student.net.eval().float().cpu()
+    net = Upscaler(student).eval() if student.residual else student.net.eval().float().cpu()  # with a residual base
     example = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
     path = out.with_suffix(".onnx")
     dims = {0: torch.export.Dim("batch", max=1024), 2: torch.export.Dim("height", min=8, max=8192),
@@ -106,7 +149,7 @@ def export(
     with torch.no_grad():
         want = net(probe)
     diff = float((got - want).abs().max())
-    return Exported(weights, path, diff, tuple(probe.shape), data if external else None)
+    return Exported(weights, path, diff, tuple(probe.shape), data if external else None, warnings)
 
 
 def _write_pair(path: Path, data: Path, write: Callable[[Path], None]) -> None:

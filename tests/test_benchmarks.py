@@ -123,3 +123,11 @@ def test_profile_step_splits_a_step_by_family(fmnist_root: Path, tmp_path: Path)
         assert rows[family] > 0, family
     # the families split the operators' own time, which the step's wall time bounds
     assert sum(rows.values()) <= report["wall_ms_per_step"] * 1.05
+
+
+def test_matlab_resize_reports_the_difference_and_both_times() -> None:
+    command = [sys.executable, str(ROOT / "benchmarks" / "matlab_resize.py"), "--batch", "2", "--side", "32",
+               "--rounds", "1"]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "→ (11, 11): max |Δ|" in proc.stdout and "srdistill (batched matrices)" in proc.stdout

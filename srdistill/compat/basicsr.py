@@ -1,4 +1,4 @@
-"""Import basicsr's RRDBNet and its PSNR/SSIM with a current torchvision.
+"""Import basicsr's RRDBNet, its PSNR/SSIM and its MATLAB imresize with a current torchvision.
 
 basicsr 1.4.2 imports ``torchvision.transforms.functional_tensor``, a module torchvision removed
 in 0.17. Its only use there is ``rgb_to_grayscale``, which ``torchvision.transforms.functional``
@@ -39,5 +39,13 @@ def psnr_ssim() -> Any:
     """basicsr's ``metrics.psnr_ssim`` module (the SR literature's PSNR and SSIM)."""
     install_torchvision_shim()
     from basicsr.metrics import psnr_ssim as module
+
+    return module
+
+
+def matlab_functions() -> Any:
+    """basicsr's ``utils.matlab_functions`` module (MATLAB's imresize kernel)."""
+    install_torchvision_shim()
+    from basicsr.utils import matlab_functions as module
 
     return module

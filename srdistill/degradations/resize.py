@@ -8,21 +8,21 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from srdistill.degradations.matlab import imresize, output_side
 from srdistill.imaging import Interpolation, resize, scaled_size
 from srdistill.registry import ComponentConfig
 
 
 class BicubicConfig(ComponentConfig):
-    """Bicubic downscaling by `factor` (kornia or MATLAB-style kernel; sizes rounded half up)."""
+    """Bicubic downscaling by `factor` (kornia's kernel, sides rounded half up; or MATLAB's imresize)."""
 
     type: Literal["bicubic"]
     factor: float = Field(0.32, gt=0, le=1, description="Side scale factor (paper: 0.32, 256 → 82).")
     antialias: bool = Field(True, description="Low-pass the image before downscaling.")
     kernel: Literal["kornia", "matlab"] = Field(
         "kornia",
-        description="kornia: Gaussian blur (sigma (1/factor − 1)/2) then bicubic sampling. matlab: the bicubic "
-        "kernel stretched by 1/factor, as MATLAB's imresize (and PIL) downscale (torch's antialiased bicubic), for "
-        "LR images comparable with SR benchmarks.",
+        description="kornia: Gaussian blur (sigma (1/factor − 1)/2) then bicubic sampling. matlab: MATLAB's "
+        "imresize (basicsr's port of its kernel; sides ceil(side·factor)), as SR benchmarks make their LR images.",
     )
 
 
@@ -36,15 +36,14 @@ class Downscale(nn.Module):
         self.factor, self.mode, self.antialias, self.kernel = factor, mode, antialias, kernel
 
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        if self.kernel == "matlab":
+            return output_side(size[0], self.factor), output_side(size[1], self.factor)
         return scaled_size(size, self.factor)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        size = self.output_size(tuple(images.shape[-2:]))  # type: ignore[arg-type]
         if self.kernel == "matlab":
-            import torch.nn.functional as F
-
-            return F.interpolate(images, size, mode=self.mode, align_corners=False, antialias=self.antialias)
-        return resize(images, size, self.mode, self.antialias)
+            return imresize(images, self.factor, self.antialias)
+        return resize(images, self.output_size(tuple(images.shape[-2:])), self.mode, self.antialias)  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, mode={self.mode}, antialias={self.antialias}, kernel={self.kernel}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from srdistill.catalog import catalog
 from srdistill.degradations.resize import BicubicConfig, Downscale, build_bicubic
@@ -68,10 +67,3 @@ def test_factor_out_of_range(factor: float) -> None:
     with pytest.raises(ValueError):
         BicubicConfig(type="bicubic", factor=factor)
 
-
-def test_matlab_kernel_is_torchs_antialiased_bicubic() -> None:
-    images = torch.rand(2, 3, 28, 28)
-    matlab = Downscale(0.32, kernel="matlab")(images)
-    assert matlab.shape[-2:] == (9, 9)
-    assert torch.allclose(matlab, F.interpolate(images, (9, 9), mode="bicubic", antialias=True, align_corners=False))
-    assert not torch.allclose(matlab, Downscale(0.32)(images), atol=1e-3)  # not kornia's Gaussian antialias

@@ -16,9 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "speed.json"
     command = [
-        sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--preset", "quickstart", "--steps", "2",
-        "--batch", "4", "--rounds", "1", "--device", "cpu", "--set", f"data.root={fmnist_root}", "--json", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        str(ROOT / "benchmarks" / "train_speed.py"),
+        "--preset",
+        "quickstart",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--rounds",
+        "1",
+        "--device",
+        "cpu",
+        "--set",
+        f"data.root={fmnist_root}",
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -39,13 +53,22 @@ def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: P
     from srdistill.compat.basicsr import rrdbnet_class
 
     checkpoint = tmp_path / "tiny_rgb.pth"
-    torch.save({"params_ema": rrdbnet_class()(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4).state_dict()},
-               checkpoint)  # fmt: skip
+    torch.save(
+        {"params_ema": rrdbnet_class()(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4).state_dict()}, checkpoint
+    )
     out = tmp_path / "upscale.json"
     command = [
-        sys.executable, str(ROOT / "benchmarks" / "upscale_speed.py"), "--checkpoint", str(checkpoint),
-        "--tiles", "auto,128", "--device", "cpu", "--json", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        str(ROOT / "benchmarks" / "upscale_speed.py"),
+        "--checkpoint",
+        str(checkpoint),
+        "--tiles",
+        "auto,128",
+        "--device",
+        "cpu",
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -69,10 +92,27 @@ def test_train_speed_compiles_both_loops_and_reports_variants(fmnist_root: Path,
     """Regional compile for the trainer and the hand-written loop alike; a variant gets its MFU and warm-up."""
     out = tmp_path / "speed.json"
     command = [
-        sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--preset", "quickstart", "--steps", "2",
-        "--batch", "4", "--rounds", "1", "--device", "cpu", "--set", f"data.root={fmnist_root}",
-        "--set", "runtime.compile=regional", "--variants", "deterministic", "--json", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        str(ROOT / "benchmarks" / "train_speed.py"),
+        "--preset",
+        "quickstart",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--rounds",
+        "1",
+        "--device",
+        "cpu",
+        "--set",
+        f"data.root={fmnist_root}",
+        "--set",
+        "runtime.compile=regional",
+        "--variants",
+        "deterministic",
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (preset,) = json.loads(out.read_text())["presets"]
@@ -88,8 +128,16 @@ def test_jpeg_draft_reports_pixel_changes_rates_and_agreement(tmp_path: Path) ->
     weights = tmp_path / "resnet50.pth"  # random: exercises the agreement, says nothing of its value
     torch.save(timm.create_model("resnet50", pretrained=False).state_dict(), weights)
     out = tmp_path / "draft.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "jpeg_draft.py"), "--sides", "600",
-               "--teacher-weights", str(weights), "--json", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "jpeg_draft.py"),
+        "--sides",
+        "600",
+        "--teacher-weights",
+        str(weights),
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -109,16 +157,36 @@ def test_the_paper_recipes_decode_jpegs_in_full() -> None:
 
 def test_profile_step_splits_a_step_by_family(fmnist_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "profile.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--preset", "quickstart", "--device",
-               "cpu", "--steps", "1", "--warmup", "1", "--batch", "4", "--set", f"data.root={fmnist_root}",
-               "--json", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "profile_step.py"),
+        "--preset",
+        "quickstart",
+        "--device",
+        "cpu",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--batch",
+        "4",
+        "--set",
+        f"data.root={fmnist_root}",
+        "--json",
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     rows = report["ms_per_step"]
-    families = ["RRDB convolutions (3×3)", "RRDB concatenations", "RRDB LeakyReLU", "optimizer",
-                "teacher (ResNet50 or the recipe's)",
-                "resizes (degradation, SR to original, teacher input)"]  # fmt: skip
+    families = [
+        "RRDB convolutions (3×3)",
+        "RRDB concatenations",
+        "RRDB LeakyReLU",
+        "optimizer",
+        "teacher (ResNet50 or the recipe's)",
+        "resizes (degradation, SR to original, teacher input)",
+    ]
     for family in families:
         assert rows[family] > 0, family
     # the families split the operators' own time, which the step's wall time bounds
@@ -126,8 +194,51 @@ def test_profile_step_splits_a_step_by_family(fmnist_root: Path, tmp_path: Path)
 
 
 def test_matlab_resize_reports_the_difference_and_both_times() -> None:
-    command = [sys.executable, str(ROOT / "benchmarks" / "matlab_resize.py"), "--batch", "2", "--side", "32",
-               "--rounds", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "matlab_resize.py"),
+        "--batch",
+        "2",
+        "--side",
+        "32",
+        "--rounds",
+        "1",
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "→ (11, 11): max |Δ|" in proc.stdout and "srdistill (batched matrices)" in proc.stdout
+
+
+def test_basicsr_train_compare_times_both_loops(tmp_path: Path) -> None:
+    out = tmp_path / "basicsr.json"
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "basicsr_train_compare.py"),
+        "--photos",
+        "8",
+        "--side",
+        "64",
+        "--crop",
+        "32",
+        "--crops",
+        "4",
+        "--batch",
+        "4",
+        "--rounds",
+        "1",
+        "--num-feat",
+        "8",
+        "--num-block",
+        "1",
+        "--grow",
+        "4",
+        "--device",
+        "cpu",
+        "--json",
+        str(out),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["basicsr_images_per_s"][0] > 0 and report["srdistill_images_per_s"][0] > 0 and report["ratio"] > 0
+    assert "srdistill / BasicSR" in proc.stdout

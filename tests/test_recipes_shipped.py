@@ -237,7 +237,9 @@ def test_darionet_dry_run_full_size(
     assert "16,697,987" in result.stdout  # ESRGAN's RRDB
 
 
-def test_realesrgan_folder_dry_run(cli, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_realesrgan_folder_dry_run(
+    cli, image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lpips_backbone
+) -> None:
     """The Real-ESRGAN-degradation recipe builds on an image folder: 64 → 16 → ×4 → 64."""
     monkeypatch.chdir(tmp_path)
     student = tmp_path / "esrgan_small.pth"

@@ -15,7 +15,7 @@ from srdistill.teachers.base import TeacherConfig
 from srdistill.weights import student_weights
 
 #: what compare reports by default, for the teacher and every method
-DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim")
+DEFAULT_METRICS = ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "psnr_y")
 #: what compare reports for every judge and method (besides the recovered fraction)
 JUDGE_METRICS = ("top1", "top5", "ce", "agreement")
 #: a name in tables, logs and file names

@@ -83,7 +83,7 @@ def test_rows_in_order_with_every_metric(make_recipe, tmp_path: Path, files) -> 
     rows = compare(recipe_with(make_recipe, tmp_path, files, checkpoints), quiet()).rows
     assert [r.method for r in rows] == ["original", "bilinear", "bicubic", "mine", "wide", "esrgan"]
     for row in rows:
-        assert list(row.metrics) == ["top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"]
+        assert list(row.metrics) == ["top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "psnr_y"]
         assert row.images == 60  # the whole test split, over 3 batches of up to 25
         assert row.seconds > 0
     original = rows[0].metrics
@@ -230,7 +230,7 @@ def test_a_folder_of_unlabelled_photos_gets_the_label_free_rows(cli, make_recipe
     rows = json.loads((tmp_path / "t.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["original", "bilinear", "bicubic", "s"]
     for row in rows:
-        assert set(row) == {"method", "logit_mse", "agreement", "psnr", "ssim", "images_per_s", "seconds"}
+        assert set(row) == {"method", "logit_mse", "agreement", "psnr", "ssim", "psnr_y", "images_per_s", "seconds"}
     assert rows[0]["agreement"] == 1.0 and rows[0]["psnr"] is None  # ∞ on the originals
     result = cli("compare", path, "--json", tmp_path / "own.json")  # no checkpoints: the run's own student
     assert result.exit_code == 0, result.output

@@ -31,7 +31,7 @@ TEACHER_TRAIN = {
     "monitor": "top1",
     "optimizer": {"name": "adamw", "lr": 2e-3},
 }
-METRIC_KEYS = {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim"}
+METRIC_KEYS = {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "psnr_y"}
 
 
 def write(path: Path, recipe: dict[str, Any]) -> Path:

@@ -65,7 +65,7 @@ def test_defaults_fill_in(write_recipe) -> None:
     assert recipe.degradation.type == "bicubic"
     assert recipe.degradation.factor == pytest.approx(0.32)
     assert recipe.run_dir == Path("runs") / "tiny"
-    assert recipe.compare.metrics == ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim")
+    assert recipe.compare.metrics == ("top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "psnr_y")
 
 
 def test_teacher_fit_monitor_defaults_to_ce(write_recipe) -> None:

@@ -13,7 +13,9 @@
 #   upscale  benchmarks/upscale_speed.py, fp32, bf16 and fp16, PSNR     GPU_LIMIT_UPSCALE (45 s)
 #   peer     benchmarks/realesrgan_compare.py: fp32 pair and fp16 pair (its half=True)
 #                                                                       GPU_LIMIT_PEER    (75 s)
-# About 8 minutes at most after the install. Everything printed also goes to OUT_DIR/gpu-check.log,
+#   basicsr  benchmarks/basicsr_train_compare.py: pixel training against BasicSR's SRModel
+#                                                                       GPU_LIMIT_BASICSR (60 s)
+# About 9 minutes at most after the install. Everything printed also goes to OUT_DIR/gpu-check.log,
 # results to OUT_DIR/*.json. GPU_ROUNDS (1), GPU_BATCH (32), GPU_WORKERS (8), GPU_BENCH_STEPS (10)
 # tune the benchmarks; GPU_STEPS=<n> also trains the paper recipe for n steps on a generated tree
 # (GPU_LIMIT_RECIPE). GPU_DEVICE=cpu GPU_TINY=1 runs every step with tiny models on a CPU (a dry run
@@ -82,9 +84,12 @@ limited() { local seconds=$1; shift; timeout "$seconds" "$@"; local rc=$?
 
 # paper sizes on the GPU; GPU_TINY: tiny models and batches, for a dry run of this script on a CPU
 model=(); batch=$BATCH; steps=$BENCH_STEPS; crop=(); size=512; workers=$WORKERS
+# ESRGAN's RRDB (64/23/32) on 128² GT crops, batch 16, against BasicSR's own training
+basicsr=(--photos 16 --side 256 --crop 128 --crops 4 --batch 16 --num-feat 64 --num-block 23 --grow 32)
 if [ -n "${GPU_TINY:-}" ]; then
   model=(--set student.num_feat=8 --set student.num_block=2 --set student.num_grow_ch=4 --set teacher.model=resnet18)
   batch=2; steps=1; crop=(--crop 8); size=16; workers=0
+  basicsr=(--photos 8 --side 64 --crop 32 --crops 2 --batch 4 --num-feat 8 --num-block 1 --grow 4)
 fi
 amp=(--set runtime.amp=bf16 --set runtime.channels_last=true)
 
@@ -111,6 +116,10 @@ limited "${GPU_LIMIT_UPSCALE:-45}" $py benchmarks/upscale_speed.py --device "$DE
 step "upscale against Real-ESRGAN's RealESRGANer (fp32 pair; on CUDA also both in fp16, its half=True)"
 limited "${GPU_LIMIT_PEER:-75}" $py benchmarks/realesrgan_compare.py --device "$DEV" --size "$size" --rounds "$ROUNDS" \
   --json "$OUT/realesrgan_compare.json" 2>&1
+
+step "pixel training against BasicSR's own (PairedImageDataset + SRModel), ESRGAN's RRDB"
+limited "${GPU_LIMIT_BASICSR:-60}" $py benchmarks/basicsr_train_compare.py --device "$DEV" --rounds "$ROUNDS" \
+  "${basicsr[@]}" --json "$OUT/basicsr_train_compare.json" 2>&1
 
 if [ -n "${GPU_STEPS:-}" ]; then
   step "paper recipe on a generated tree, bf16 + channels-last, $GPU_STEPS steps of $batch"

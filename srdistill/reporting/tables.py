@@ -63,9 +63,17 @@ def _short(path: str) -> str:
     return "/".join(parts[-2:]).removesuffix(".safetensors")
 
 
+#: what each image-quality column measures, said under the table where it appears
+PSNR_CAPTIONS = {
+    "psnr": "psnr, ssim: every channel of the whole image",
+    "psnr_y": "psnr_y, ssim_y: the Y channel, a border of the SR factor cropped (the SR literature's)",
+}
+
+
 def rows_table(rows: list[Row], title: str) -> Table:
     metrics = list(rows[0].metrics) if rows else []
     table = Table(title=title, title_justify="left")
+    table.caption = "; ".join(text for name, text in PSNR_CAPTIONS.items() if name in metrics) or None
     table.add_column("method", style="bold")
     for m in [*metrics, "images/s", "seconds"]:
         table.add_column(m, justify="right")

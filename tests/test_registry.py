@@ -16,7 +16,7 @@ BUILT_INS = {
     "degradations": {"bicubic", "gaussian_blur", "noise", "jpeg", "chain", "realesrgan"},
     "losses": {"logit_mse", "ce_gap", "kl", "pixel_l1", "feature", "perceptual"},
     "datasets": {"fashion_mnist", "image_folder", "shards", "photo_folder"},
-    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "ce_gap", "lpips"},
+    "metrics": {"top1", "top5", "ce", "logit_mse", "agreement", "psnr", "ssim", "psnr_y", "ssim_y", "ce_gap", "lpips"},
 }
 
 # every registered component, as (registry, name): new components are picked up automatically

@@ -58,7 +58,9 @@ def check_optimizers(settings: dict[str, NetworkConfig], device: torch.device) -
     for name, cfg in settings.items():
         section = "train" if len(settings) == 1 else f"train.{name}"
         try:
-            optimizer_and_scheduler(nn.Linear(1, 1, device=device), cfg, epochs=1, steps_per_epoch=1, section=section)
+            # allocated, not initialised: the check draws nothing from the random stream training will use
+            probe = nn.Linear(1, 1, device="meta").to_empty(device=device)
+            optimizer_and_scheduler(probe, cfg, epochs=1, steps_per_epoch=1, section=section)
         except UserError as e:
             found.append(e)
     return found

@@ -50,7 +50,9 @@ class PSNRY(Metric):
         from srdistill.compat.basicsr import psnr_ssim
 
         sr, hr = batch.sr.float(), batch.hr.float()
-        return psnr_ssim().calculate_psnr_pt(sr, hr, crop_border(batch.scale), test_y_channel=sr.shape[1] == 3)
+        value = psnr_ssim().calculate_psnr_pt(sr, hr, crop_border(batch.scale), test_y_channel=sr.shape[1] == 3)
+        same = (sr - hr).flatten(1).abs().amax(1) == 0  # basicsr's 1e-8 would say 80 dB: ∞, as psnr says
+        return torch.where(same, torch.full_like(value, float("inf")), value)
 
 
 class SSIMY(Metric):

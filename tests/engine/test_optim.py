@@ -27,3 +27,13 @@ def test_the_schedule_steps_per_update() -> None:
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5, abs=0.05)  # half-way down the cosine
     _, constant = optimizer_and_scheduler(net, NetworkConfig(scheduler=SchedulerConfig(name="none")), 1, 10)
     assert constant is None
+
+
+def test_checking_the_optimizers_draws_nothing_from_the_random_stream() -> None:
+    """--dry-run's check runs inside build(): a draw there would change every run's training."""
+    from srdistill.engine.optim import check_optimizers
+
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert check_optimizers({"student": NetworkConfig()}, torch.device("cpu")) == []
+    assert torch.equal(torch.get_rng_state(), before)

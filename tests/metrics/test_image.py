@@ -93,3 +93,11 @@ def test_psnr_y_and_ssim_y_are_basicsrs_with_the_y_channel_and_the_border_croppe
     assert SSIMY().per_image(batch).tolist() == pytest.approx(ssim, abs=1e-4)
     plain = PSNR().per_image(batch)
     assert not torch.allclose(PSNRY().per_image(batch).float(), plain.float())  # not the RGB, uncropped PSNR
+
+
+def test_psnr_y_of_identical_images_is_infinite_as_psnr_is() -> None:
+    from srdistill.metrics.image import PSNRY
+
+    hr = torch.rand(2, 3, 32, 32)
+    same = replace(EvalBatch(hr, hr.clone(), torch.zeros(2), torch.zeros(2, 2), torch.zeros(2, 2)), scale=4.0)
+    assert PSNRY().per_image(same).tolist() == [math.inf, math.inf]

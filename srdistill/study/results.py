@@ -91,13 +91,19 @@ class Pick:
     runner_up: str | None
     gap_points: float
     established: bool
+    seeds: int = 0
 
     def line(self) -> str:
         if self.best is None:
             return f"{self.question}: no route qualifies."
         if self.runner_up is None:
             return f"{self.question}: {self.best} (the only route that qualifies)."
-        verdict = "more than the spread" if self.established else "within the spread: not established"
+        if self.established:
+            verdict = "more than the spread"
+        elif self.seeds < 2:
+            verdict = "one seed, so no spread: not established"
+        else:
+            verdict = "within the spread: not established"
         return (
             f"{self.question}: {self.best}, {self.gap_points:+.2f} points of top-1 over {self.runner_up} ({verdict})."
         )
@@ -121,29 +127,22 @@ def pick(question: str, candidates: list[RouteResult]) -> Pick:
         return Pick(question, ranked[0].row.name, None, math.nan, False)
     best, second = ranked[0], ranked[1]
     gap = (best.mean("top1") - second.mean("top1")) * 100
-    return Pick(question, best.row.name, second.row.name, gap, differs(best.values["top1"], second.values["top1"]))
+    established = differs(best.values["top1"], second.values["top1"])
+    return Pick(question, best.row.name, second.row.name, gap, established, len(best.values["top1"]))
 
 
-def recommend(results: list[RouteResult], original: list[float | None]) -> list[Pick]:
+def recommend(results: list[RouteResult], original: list[float | None], tolerance: float = 1.0) -> list[Pick]:
     """The best route at this budget; the best that keeps the classifier as it is; the best whose classifier
-    still serves full-size images (its top-1 on originals not below the original's by more than the spread)."""
+    still serves full-size images: its top-1 on originals at most ``tolerance`` points below the original's."""
     routes = [r for r in results if r.row.kind != ORIGINAL]
     unchanged = [r for r in routes if r.row.reads == "original classifier"]
-    serves = [r for r in routes if not _falls(r.values["top1_original"], original)]
+    ceiling = mean_std(original)[0]
+    serves = [r for r in routes if r.mean("top1_original") >= ceiling - tolerance / 100]
     return [
         pick("Best route at this budget", routes),
         pick("Best if the classifier must stay as it is", unchanged),
-        pick("Best if one classifier must also serve full-size images", serves),
+        pick(f"Best if one classifier must also serve full-size images (within {_points(tolerance)})", serves),
     ]
-
-
-def _falls(values: list[float | None], original: list[float | None]) -> bool:
-    mean, ceiling = mean_std(values)[0], mean_std(original)[0]
-    if math.isnan(mean):
-        return True
-    if len(values) < 2:  # one seed: no spread, so any fall counts
-        return mean < ceiling
-    return mean < ceiling and differs(values, original)
 
 
 def _or_low(v: float) -> float:
@@ -166,3 +165,7 @@ def judged(results: list[RouteResult], per_seed: list[dict[str, Any]]) -> dict[s
             top1 = [compared["judges"][judge].get(r.row.compared_as, {}).get("top1") for compared in per_seed]
             out[judge].append(RouteResult(r.row, {"top1": top1}))
     return out
+
+
+def _points(value: float) -> str:
+    return f"{value:g} point" + ("" if value == 1 else "s")

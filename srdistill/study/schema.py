@@ -131,6 +131,12 @@ class StudyConfig(Settings):
         alias="set",
         description="Overrides of every route's recipe (before the route's own set), e.g. train.num_workers=8.",
     )
+    full_size_tolerance: float = Field(
+        1.0,
+        ge=0,
+        description="Points of top-1 on the originals a route's classifier may lose and still count as serving "
+        "full-size images too (the recommendation's third line).",
+    )
     judges: list[JudgeSpec] = Field(
         default_factory=list, description="Classifiers that judge every SR row (does a gain transfer to them?)."
     )

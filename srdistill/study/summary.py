@@ -32,7 +32,7 @@ def summarise(layout: Layout, console: Console, json_path: Path | None = None) -
                 f"{path} is missing or unreadable.", "Rerun the study: it compares that seed again."
             ) from None
     results = collect(layout.rows, per_seed)
-    picks = recommend(results, original_of(per_seed))
+    picks = recommend(results, original_of(per_seed), layout.study.full_size_tolerance)
     by_judge = judged(results, per_seed)
     folder = layout.study.folder
     data = to_json(layout, results, picks, by_judge)

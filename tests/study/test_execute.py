@@ -61,7 +61,7 @@ def test_a_study_runs_every_route_then_a_rerun_skips_them_and_ends_the_same(cli,
     assert [p["question"] for p in data["recommendation"]] == [
         "Best route at this budget",
         "Best if the classifier must stay as it is",
-        "Best if one classifier must also serve full-size images",
+        "Best if one classifier must also serve full-size images (within 1 point)",
     ]
     assert len(data["pairs"]) == 5 * 4 // 2
     assert "Best if one classifier must also serve full-size images" in result.stdout

@@ -61,7 +61,9 @@ def test_with_one_qualifying_route_or_none() -> None:
     best, unchanged, serves = recommend(lone, [0.9])
     assert best.best == "f" and "the only route" in best.line()
     assert unchanged.best is None and "no route qualifies" in unchanged.line()
-    assert serves.best is None  # one seed: any fall on the originals counts
+    assert serves.best is None  # it loses 40 points on the originals, more than the 1 allowed
+    first = recommend([*lone, result("g", [0.7])], [0.9])[0]
+    assert "one seed, so no spread: not established" in first.line()
 
 
 def test_collect_reads_each_seeds_routes_by_row_name() -> None:
@@ -70,3 +72,11 @@ def test_collect_reads_each_seeds_routes_by_row_name() -> None:
     [got] = collect([row], seeds)
     assert got.values["top1"] == [0.5, 0.6] and got.values["psnr"] == [20.0, 20.0]
     assert got.values["recovered"] == [None, None]
+
+
+def test_a_classifier_serves_full_size_images_within_the_tolerance() -> None:
+    original = [0.90, 0.90]
+    results = [result("near", [0.85, 0.85], [0.895, 0.895]), result("far", [0.86, 0.86], [0.87, 0.87])]
+    assert recommend(results, original, tolerance=1.0)[2].best == "near"
+    assert recommend(results, original, tolerance=5.0)[2].best == "far"
+    assert "(within 5 points)" in recommend(results, original, tolerance=5.0)[2].question

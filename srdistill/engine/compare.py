@@ -30,6 +30,7 @@ class RouteRow:
     recovered: float  # of the top-1 bicubic loses under the teacher (srdistill.methods.recovered)
     top1_original: float  # the classifier on the originals
     psnr: float
+    psnr_y: float  # the SR literature's (Y channel, the border cropped); NaN where compare.metrics leaves it out
     ssim: float
     train_seconds: float | None  # of the runs that made its files; None where no run records them
 
@@ -86,6 +87,7 @@ def route_rows(recipe: Recipe, rows: dict[str, Row], classifiers: dict[str, dict
         return RouteRow(route=name, sr=sr, classifier=classifier, top1=value, recovered=recovered(value, low, high),
                         top1_original=by[ORIGINAL].metrics.get("top1", math.nan),
                         psnr=rows[sr].metrics.get("psnr", math.nan), ssim=rows[sr].metrics.get("ssim", math.nan),
+                        psnr_y=rows[sr].metrics.get("psnr_y", math.nan),
                         train_seconds=train_seconds(runs))  # fmt: skip
 
     out = [route(name, name, "teacher", rows, costs.get(name, [])) for name in rows]

@@ -21,7 +21,8 @@ def rows_to_json(
 ) -> dict[str, Any]:
     """``{"rows": [{"method", <metrics>, "images_per_s", "seconds"}, ...], "recovered_top1": {...},
     "judges": {judge: {method: {<judge metrics>, "recovered"}}}, "routes": [{"route", "sr", "classifier",
-    "top1", "recovered", "top1_original", "psnr", "ssim", "train_seconds"}]}``; non-finite values become null."""
+    "top1", "recovered", "top1_original", "psnr", "ssim", "psnr_y", "train_seconds"}]}``; non-finite values become
+    null."""
     out = []
     for r in rows:
         item: dict[str, Any] = {"method": r.method}

@@ -14,11 +14,12 @@ from rich.table import Table
 from srdistill.study.layout import Layout
 from srdistill.study.results import ORIGINAL, Pick, RouteResult, mean_std, pairs
 
+PSNR_NOTE = "PSNR-Y: the Y channel, a border of the SR factor cropped, as the SR literature reports PSNR."
 COLUMNS = (
     ("top1", "top-1 (%)", 100, 2),
     ("recovered", "recovered (%)", 100, 1),
     ("top1_original", "top-1 on originals (%)", 100, 2),
-    ("psnr", "PSNR (dB)", 1, 2),
+    ("psnr_y", "PSNR-Y (dB)", 1, 2),
 )
 
 
@@ -87,7 +88,7 @@ def markdown(
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(cells(r)) + " |" for r in results]
     study = layout.study
-    lines += ["", f"Seeds {', '.join(map(str, study.seeds))}; mean ± sample std. {budget_line(layout)}", ""]
+    lines += ["", f"Seeds {', '.join(map(str, study.seeds))}; mean ± sample std. {budget_line(layout)} {PSNR_NOTE}", ""]
     lines += [f"- {p.line()}" for p in picks]
     beyond = [p for p in pairs(results) if p["beyond_spread"]]
     lines += [
@@ -247,7 +248,8 @@ def html_page(
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}}
 td:first-child,td:nth-child(2){{text-align:left}}</style>
 </head><body><h1>{name}: which route?</h1>
-<p>Seeds {", ".join(map(str, layout.study.seeds))}; mean ± sample std. {html.escape(budget_line(layout))}</p>
+<p>Seeds {", ".join(map(str, layout.study.seeds))}; mean ± sample std. {html.escape(budget_line(layout))}
+{html.escape(PSNR_NOTE)}</p>
 <h2>Recommendation</h2><ul>{advice}</ul>
 <h2>Top-1 against training cost</h2><img alt="Pareto picture" src="data:image/png;base64,{image}">
 <h2>Routes</h2><table><tr>{head}</tr>{body}</table>

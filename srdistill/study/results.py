@@ -17,7 +17,7 @@ from typing import Any
 from srdistill.study.layout import Row
 
 #: the per-seed values a route row keeps, from compare's routes table
-METRICS = ("top1", "recovered", "top1_original", "psnr", "ssim", "train_seconds")
+METRICS = ("top1", "recovered", "top1_original", "psnr_y", "psnr", "ssim", "train_seconds")
 ORIGINAL = "original"
 
 

@@ -82,7 +82,7 @@ def test_the_cli_prints_and_writes_the_routes(cli, make_recipe, tmp_path: Path, 
     data = json.loads((tmp_path / "out" / "c.json").read_text())
     assert [r["route"] for r in data["routes"]][-1] == "lr_route"
     assert set(data["routes"][-1]) == {"route", "sr", "classifier", "top1", "recovered", "top1_original", "psnr",
-                                       "ssim", "train_seconds"}  # fmt: skip
+                                       "ssim", "psnr_y", "train_seconds"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_path: Path) -> None:
-    out = tmp_path / "speed.json"
-    command = [
+def train_speed(fmnist_root: Path, out: Path, *extra: str) -> list[str]:
+    """benchmarks/train_speed.py on the quickstart preset, 2 steps of 4, one round, on the CPU."""
+    script = str(ROOT / "benchmarks" / "train_speed.py")
+    return [
         sys.executable,
-        str(ROOT / "benchmarks" / "train_speed.py"),
+        script,
         "--preset",
         "quickstart",
         "--steps",
@@ -30,9 +31,15 @@ def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_
         "cpu",
         "--set",
         f"data.root={fmnist_root}",
+        *extra,
         "--json",
         str(out),
     ]
+
+
+def test_train_speed_reports_both_loops_flops_and_ratios(fmnist_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    command = train_speed(fmnist_root, out)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -91,28 +98,7 @@ def test_upscale_speed_reports_seconds_per_megapixel_and_peak_memory(tmp_path: P
 def test_train_speed_compiles_both_loops_and_reports_variants(fmnist_root: Path, tmp_path: Path) -> None:
     """Regional compile for the trainer and the hand-written loop alike; a variant gets its MFU and warm-up."""
     out = tmp_path / "speed.json"
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "train_speed.py"),
-        "--preset",
-        "quickstart",
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--rounds",
-        "1",
-        "--device",
-        "cpu",
-        "--set",
-        f"data.root={fmnist_root}",
-        "--set",
-        "runtime.compile=regional",
-        "--variants",
-        "deterministic",
-        "--json",
-        str(out),
-    ]
+    command = train_speed(fmnist_root, out, "--set", "runtime.compile=regional", "--variants", "deterministic")
     proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (preset,) = json.loads(out.read_text())["presets"]

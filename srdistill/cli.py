@@ -98,8 +98,8 @@ def _dry_run(spec: Recipe, text: str) -> None:
     from rich.syntax import Syntax
 
     from srdistill.engine.build import build
+    from srdistill.engine.paths import check_paths
     from srdistill.engine.plan import describe
-    from srdistill.engine.validity import check_paths
 
     check_paths(spec, checkpoints=True, before_training=True)
     parts = build(spec, "train", judges=True)  # checked as training would check it, before anything is shown

@@ -19,8 +19,9 @@ from srdistill.checkpoints.student import classifier_config, load_student_checkp
 from srdistill.data.base import DataInfo, Splits, relabel
 from srdistill.engine.devices import compile_module, configure, select_device
 from srdistill.engine.loaders import seed_everything
+from srdistill.engine.paths import check_outputs, check_paths
 from srdistill.engine.runs import BEST
-from srdistill.engine.validity import check, check_outputs, check_paths
+from srdistill.engine.validity import check
 from srdistill.errors import UserError
 from srdistill.losses.base import WeightedConfig, WeightedSum
 from srdistill.methods import BASELINES, RESERVED

@@ -113,8 +113,15 @@ def _student_step(
     """One training step's forward and backward through the pass training uses, every teacher
     included (the optimizer's update is elementwise and left out)."""
     labels = torch.zeros(hr.shape[0], dtype=torch.long, device=hr.device)
-    seen = sr_pass(hr, labels, _Degraded(lr), teacher if uses_teacher else None, {"student": student}, clamp=False,
-                   classifiers=members if uses_teacher else {})  # fmt: skip
+    seen = sr_pass(
+        hr,
+        labels,
+        _Degraded(lr),
+        teacher if uses_teacher else None,
+        {"student": student},
+        clamp=False,
+        classifiers=members if uses_teacher else {},
+    )
     if not uses_teacher:
         seen.sr["student"].sum().backward()
         return

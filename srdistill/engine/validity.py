@@ -10,7 +10,6 @@ so ``--dry-run``, training, ``compare`` and ``report`` all stop here, with every
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -80,36 +79,48 @@ def _classifiers(recipe: Recipe, parts: Parts) -> list[UserError]:
             count = outputs(classifier, parts)
         except RuntimeError as e:  # e.g. an input too small for the network's downsampling
             first = str(e).strip().splitlines()[0]
-            found.append(UserError(f"{where} fails on an image of the data set: {first}",
-                                   "Check its input_size and model_args."))  # fmt: skip
+            found.append(
+                UserError(f"{where} fails on an image of the data set: {first}", "Check its input_size and model_args.")
+            )
             continue
         if not classifier.outputs_classes:
             if where.startswith("compare."):  # judges and routes are scored on labels
-                found.append(UserError(f"{where} outputs {classifier.kind} maps, not class logits.",
-                                       "Use a classifier there."))  # fmt: skip
+                found.append(
+                    UserError(f"{where} outputs {classifier.kind} maps, not class logits.", "Use a classifier there.")
+                )
             continue
         label_map = maps.get(where.split("'")[1]) if judge else None
         if label_map is not None:
             if len(label_map) != info.num_classes or max(label_map) >= count:
-                found.append(UserError(
-                    f"{where}: label_map has {len(label_map)} entries up to {max(label_map)}, but it needs one per "
-                    f"data set class ({info.num_classes}), each below the judge's {count} outputs.",
-                    "Fix the judge's label_map.",
-                ))  # fmt: skip
+                found.append(
+                    UserError(
+                        f"{where}: label_map has {len(label_map)} entries up to {max(label_map)}, but it needs one per "
+                        f"data set class ({info.num_classes}), each below the judge's {count} outputs.",
+                        "Fix the judge's label_map.",
+                    )
+                )
         elif judge and info.labelled and count != info.num_classes:
-            found.append(UserError(
-                f"{where} has {count} classes but the data set has {info.num_classes}.",
-                f"Give the judge a label_map: its output index for each of the {info.num_classes} data set classes "
-                "(or set its num_classes if its weights are for this data set).",
-            ))  # fmt: skip
+            found.append(
+                UserError(
+                    f"{where} has {count} classes but the data set has {info.num_classes}.",
+                    f"Give the judge a label_map: its output index for each of the {info.num_classes} data set classes "
+                    "(or set its num_classes if its weights are for this data set).",
+                )
+            )
         elif info.labelled and count != info.num_classes and where.startswith("compare.routes"):
-            found.append(UserError(f"{where} has {count} classes but the data set has {info.num_classes}.",
-                                   "Give the route a classifier trained on this data set's classes."))  # fmt: skip
+            found.append(
+                UserError(
+                    f"{where} has {count} classes but the data set has {info.num_classes}.",
+                    "Give the route a classifier trained on this data set's classes.",
+                )
+            )
         elif info.labelled and count < info.num_classes:  # labels beyond its outputs: no metric can be taken
-            found.append(UserError(
-                f"{where} has {count} classes but the data set has {info.num_classes}.",
-                f"Use a classifier with {info.num_classes} outputs (num_classes and weights) for this data set.",
-            ))  # fmt: skip
+            found.append(
+                UserError(
+                    f"{where} has {count} classes but the data set has {info.num_classes}.",
+                    f"Use a classifier with {info.num_classes} outputs (num_classes and weights) for this data set.",
+                )
+            )
         elif info.labelled and count > info.num_classes:
             parts.warnings.append(
                 f"{where} has {count} outputs and the data set {info.num_classes} classes: label i is read as its "
@@ -126,20 +137,24 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
     train = recipe.train
     labels = parts.teacher.outputs_classes and parts.data.info.labelled
     if len(parts.data.train) < train.batch_size:  # the training epoch drops a partial batch: nothing would train
-        return [UserError(
-            f"The training split ({len(parts.data.train)} images) holds less than one batch of {train.batch_size}.",
-            "Lower train.batch_size or use more training images.",
-        )]  # fmt: skip
+        return [
+            UserError(
+                f"The training split ({len(parts.data.train)} images) holds less than one batch of {train.batch_size}.",
+                "Lower train.batch_size or use more training images.",
+            )
+        ]
     if isinstance(train, TeacherFitConfig):
         return _teacher_fit(recipe, parts, train)
     found = _joint_fit(recipe, parts, train) if isinstance(train, JointFitConfig) else []
     student = parts.student
     assert student is not None and parts.loss is not None and recipe.student is not None
     if not student.trainable:
-        found.append(UserError(
-            f"Student '{recipe.student.type}' has no weights to train.",
-            "Use a learned student such as rrdb; interpolation students are baselines for compare.",
-        ))  # fmt: skip
+        found.append(
+            UserError(
+                f"Student '{recipe.student.type}' has no weights to train.",
+                "Use a learned student such as rrdb; interpolation students are baselines for compare.",
+            )
+        )
     if parts.loss.needs_teacher and not recipe.trains_classifier and recipe.teacher.random_init():
         parts.warnings.append(
             "the teacher has no weights: the student learns from a randomly initialised classifier (teacher.weights)"
@@ -154,24 +169,44 @@ def _fit(recipe: Recipe, parts: Parts) -> list[UserError]:
     monitor = train.monitor_for(labels)
     dense = [n for n, t in {MAIN_TEACHER: parts.teacher, **parts.members}.items() if not t.outputs_classes]
     if not label_free([monitor]) and (dense or not labels):
-        why = f"{', '.join(dense)} output{'s' * (len(dense) == 1)} maps, not class logits" if dense else (
-            "the data set has no labels")  # fmt: skip
-        found.append(UserError(
-            f"train.monitor '{monitor}' needs labels, but {why}.",
-            "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default without labels).",
-        ))  # fmt: skip
+        why = (
+            f"{', '.join(dense)} output{'s' * (len(dense) == 1)} maps, not class logits"
+            if dense
+            else ("the data set has no labels")
+        )
+        found.append(
+            UserError(
+                f"train.monitor '{monitor}' needs labels, but {why}.",
+                "Monitor logit_mse, agreement, psnr or ssim (logit_mse is the default without labels).",
+            )
+        )
     if recipe.runtime.cache_teacher:
         if isinstance(train, JointFitConfig):
-            found.append(UserError("runtime.cache_teacher keeps a frozen teacher's logits; a joint fit trains the "
-                                   "classifier.", "Set runtime.cache_teacher: false."))  # fmt: skip
+            found.append(
+                UserError(
+                    "runtime.cache_teacher keeps a frozen teacher's logits; a joint fit trains the classifier.",
+                    "Set runtime.cache_teacher: false.",
+                )
+            )
         elif parts.members:
-            found.append(UserError("runtime.cache_teacher keeps one teacher's logits; teachers names an ensemble.",
-                                   "Set runtime.cache_teacher: false."))  # fmt: skip
+            found.append(
+                UserError(
+                    "runtime.cache_teacher keeps one teacher's logits; teachers names an ensemble.",
+                    "Set runtime.cache_teacher: false.",
+                )
+            )
         elif layers or not parts.teacher.outputs_classes:
-            needs = f"the losses need its features {list(layers)}." if layers else (
-                f"teacher '{recipe.teacher.type}' outputs {parts.teacher.kind} maps.")  # fmt: skip
-            found.append(UserError("runtime.cache_teacher keeps the teacher's logits, but " + needs,
-                                   "Set runtime.cache_teacher: false."))  # fmt: skip
+            needs = (
+                f"the losses need its features {list(layers)}."
+                if layers
+                else (f"teacher '{recipe.teacher.type}' outputs {parts.teacher.kind} maps.")
+            )
+            found.append(
+                UserError(
+                    "runtime.cache_teacher keeps the teacher's logits, but " + needs,
+                    "Set runtime.cache_teacher: false.",
+                )
+            )
     return found + _sizes(parts, (monitor,), "train.monitor", MONITOR_FIX)
 
 
@@ -179,17 +214,21 @@ def _joint_fit(recipe: Recipe, parts: Parts, train: JointFitConfig) -> list[User
     found = _trains_with_labels(recipe, parts)
     h, w = parts.data.info.hr_size
     if train.ce.mix > 0 and (h % train.mix_grid or w % train.mix_grid):
-        found.append(UserError(
-            f"train.mix_grid {train.mix_grid} does not divide the images ({h}×{w}): CQMix patches would differ.",
-            f"Use a grid that divides {math.gcd(h, w)} (e.g. {_divisors(math.gcd(h, w))}), or set train.ce.mix: 0.",
-        ))  # fmt: skip
+        found.append(
+            UserError(
+                f"train.mix_grid {train.mix_grid} does not divide the images ({h}×{w}): CQMix patches would differ.",
+                f"Use a grid that divides {math.gcd(h, w)} (e.g. {_divisors(math.gcd(h, w))}), or set train.ce.mix: 0.",
+            )
+        )
     assert parts.loss is not None
     if train.task_warmup_epochs and parts.loss.pixel_terms() is None:
-        found.append(UserError(
-            f"train.task_warmup_epochs is {train.task_warmup_epochs}, but every loss reads the classifier: the "
-            "student would have nothing to learn from during the warm-up.",
-            "Add a pixel loss (e.g. `- {type: pixel_l1}`) or set train.task_warmup_epochs: 0.",
-        ))  # fmt: skip
+        found.append(
+            UserError(
+                f"train.task_warmup_epochs is {train.task_warmup_epochs}, but every loss reads the classifier: the "
+                "student would have nothing to learn from during the warm-up.",
+                "Add a pixel loss (e.g. `- {type: pixel_l1}`) or set train.task_warmup_epochs: 0.",
+            )
+        )
     return found
 
 
@@ -200,26 +239,34 @@ def _divisors(n: int) -> str:
 def _trains_with_labels(recipe: Recipe, parts: Parts) -> list[UserError]:
     """A fit that trains the classifier needs class logits and labels."""
     if not parts.teacher.outputs_classes:
-        return [UserError(
-            f"train.fit: {recipe.train.fit} trains the classifier with labels, but teacher '{recipe.teacher.type}' "
-            f"outputs {parts.teacher.kind} maps.",
-            "Fit a classifier teacher, or train the student alone (train.fit: student).",
-        )]  # fmt: skip
+        return [
+            UserError(
+                f"train.fit: {recipe.train.fit} trains the classifier with labels, but teacher '{recipe.teacher.type}' "
+                f"outputs {parts.teacher.kind} maps.",
+                "Fit a classifier teacher, or train the student alone (train.fit: student).",
+            )
+        ]
     if not parts.data.info.labelled:
         fit = recipe.train.fit
-        return [UserError(f"train.fit: {fit} trains the classifier with labels, but the data set has none.",
-                          "Use a labelled data set (class folders).")]  # fmt: skip
+        return [
+            UserError(
+                f"train.fit: {fit} trains the classifier with labels, but the data set has none.",
+                "Use a labelled data set (class folders).",
+            )
+        ]
     return []
 
 
 def _teacher_fit(recipe: Recipe, parts: Parts, train: TeacherFitConfig) -> list[UserError]:
     teacher, found = parts.teacher, _trains_with_labels(recipe, parts)
     if train.trainable == "head" and getattr(teacher.model, "get_classifier", None) is None:
-        found.append(UserError(
-            f"train.trainable: head needs a model with a classifier to find (timm's get_classifier); "
-            f"{type(teacher.model).__name__} has none.",
-            "Use train.trainable: all.",
-        ))  # fmt: skip
+        found.append(
+            UserError(
+                f"train.trainable: head needs a model with a classifier to find (timm's get_classifier); "
+                f"{type(teacher.model).__name__} has none.",
+                "Use train.trainable: all.",
+            )
+        )
     return found + _sizes(parts, (train.monitor_for(True),), "train.monitor", MONITOR_FIX)
 
 
@@ -231,70 +278,10 @@ def _sizes(parts: Parts, names: tuple[str, ...], where: str, fix: str) -> list[U
         if min(h, w) >= (need := metric.min_side):  # usable here: what it lacks besides, if anything
             found += metric.missing()
         else:
-            found.append(UserError(f"{where}: {name} needs images of at least {need}×{need}; this data set's are "
-                                   f"{h}×{w}.", fix.format(name=name)))  # fmt: skip
+            found.append(
+                UserError(
+                    f"{where}: {name} needs images of at least {need}×{need}; this data set's are {h}×{w}.",
+                    fix.format(name=name),
+                )
+            )
     return found
-
-
-def check_paths(recipe: Recipe, *, checkpoints: bool = False, before_training: bool = False) -> None:
-    """Report every input file or folder the recipe names that does not exist, all at once.
-
-    ``checkpoints`` adds compare's checkpoints; ``before_training`` leaves out those the recipe's
-    own run will write.
-    """
-    missing = []
-    named = [("data", recipe.data), ("teacher", recipe.teacher), ("student", recipe.student)]
-    named += [(f"teachers.{i}.teacher", term.teacher) for i, term in enumerate(recipe.teachers)]
-    named += [(f"losses.{i}", loss) for i, loss in enumerate(recipe.losses)]
-    for section, cfg in named:
-        if cfg is None:
-            continue
-        for key, value in cfg:
-            if isinstance(value, Path) and not value.exists():
-                missing.append(f"{section}.{key}: {value}")
-    if checkpoints:
-        own = recipe.run_dir.resolve()
-
-        def absent(path: Path) -> bool:  # what the recipe's own run writes may not exist before it trains
-            return not path.exists() and not (before_training and path.resolve().is_relative_to(own))
-
-        for judge in recipe.compare.judges:
-            missing += [f"compare.judges ({judge.name}).teacher.{key}: {value}" for key, value in judge.teacher
-                        if isinstance(value, Path) and absent(value)]  # fmt: skip
-        for ref in recipe.compare.checkpoints:
-            paths = [("", ref.path), *((".runs", run) for run in ref.runs)]  # a str path is a release name
-            missing += [f"compare.checkpoints ({ref.name}){key}: {p}" for key, p in paths
-                        if isinstance(p, Path) and absent(p)]  # fmt: skip
-        for route in recipe.compare.routes:
-            paths = [(".classifier", route.classifier), *((".runs", run) for run in route.runs)]
-            missing += [f"compare.routes ({route.name}){key}: {p}" for key, p in paths if absent(p)]
-    if missing:
-        raise UserError(
-            "The recipe names paths that do not exist:\n" + "\n".join(f"  • {m}" for m in missing),
-            "Fix them in the recipe or with --set (e.g. --set data.root=/path). Relative paths start at the "
-            "current directory; checkpoints under runs/ are written by `srdistill train` of their recipe.",
-        )
-
-
-def check_outputs(recipe: Recipe) -> None:
-    """A run must not write over a file it starts from, and the student and the classifier start from files
-    of their own."""
-    from srdistill.engine.runs import written_by_a_run
-
-    inputs = {"teacher.weights": recipe.teacher.weights}
-    if recipe.student is not None:
-        inputs["student.weights"] = getattr(recipe.student, "weights", None)
-    files = {k: Path(v).resolve() for k, v in inputs.items() if isinstance(v, Path)}
-    run = recipe.run_dir.resolve()
-    over = [f"{k}: {v}" for k, v in files.items() if v.parent == run and written_by_a_run(v.name)]
-    if over:
-        raise UserError(
-            f"This run would write over the weights it starts from ({'; '.join(over)}): its run folder is {run}.",
-            "Copy the file elsewhere, or train into another folder with --set run.dir=<folder>.",
-        )
-    if len(files) == 2 and len(set(files.values())) == 1:
-        raise UserError(
-            f"student.weights and teacher.weights are the same file ({files['teacher.weights']}): one network's "
-            "weights cannot start the other.",
-            "Point student.weights at an SR checkpoint and teacher.weights at a classifier's.",
-        )

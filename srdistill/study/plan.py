@@ -127,7 +127,7 @@ def measure(recipe: Recipe) -> Cost:
     """Build what ``recipe`` names, as training would (every check of ``--dry-run`` included), and count its cost."""
     from srdistill.engine.build import build
     from srdistill.engine.cost import inference_flops, training_cost
-    from srdistill.engine.validity import check_paths
+    from srdistill.engine.paths import check_paths
 
     check_paths(recipe, checkpoints=True, before_training=True)
     parts = build(recipe, "train", judges=True)

@@ -7,13 +7,13 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from srdistill.engine.runs import BEST
 from srdistill.recipe.loading import apply_overrides, validate_recipe
 from srdistill.recipe.schema import Recipe
 from srdistill.study.schema import JudgeSpec, RouteSpec, StudyConfig
 
 #: a judge's run folder in a seed's folder: judge.<name>
 PREFIX = "judge."
-BEST = "best.safetensors"
 
 
 def folder(study: StudyConfig, judge: JudgeSpec, seed: int) -> Path:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srdistill.engine.runs import BEST, weights_file
 from srdistill.errors import UserError
 from srdistill.recipe.loading import validate_recipe
 from srdistill.recipe.schema import Recipe
 from srdistill.study import judges
 from srdistill.study.kinds import KINDS
 from srdistill.study.plan import (
-    BEST,
     CLASSIFIER,
     Cost,
     RoutePlan,
@@ -144,7 +144,7 @@ def compare_recipe(study: StudyConfig, plans: dict[str, RoutePlan], seed: int) -
                 {
                     "name": name,
                     "sr": name + SR_ROW,
-                    "classifier": str(folder / "classifier_best.safetensors"),
+                    "classifier": str(folder / weights_file("best", "classifier", first=False)),
                     "runs": runs,
                 }
             )
@@ -179,7 +179,3 @@ def recorded(folder: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except (OSError, ValueError):
         raise UserError(f"{path} is unreadable.", "Move the study folder aside and run the study again.") from None
-
-
-def kinds_summary() -> dict[str, str]:
-    return {name: kind.summary for name, kind in KINDS.items()}

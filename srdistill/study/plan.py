@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from srdistill.engine.runs import BEST
 from srdistill.errors import UserError
 from srdistill.recipe.loading import apply_overrides, read_yaml, validate_recipe
 from srdistill.recipe.schema import Recipe
@@ -20,8 +21,6 @@ from srdistill.study import judges
 from srdistill.study.kinds import KINDS, RECIPE_KIND
 from srdistill.study.schema import EqualBudget, RouteSpec, StudyConfig, TflopBudget, study_error
 
-#: the weights file a finished run leaves, read by the runs and routes that build on it
-BEST = "best.safetensors"
 CLASSIFIER = "classifier"
 
 

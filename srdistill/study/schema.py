@@ -14,7 +14,7 @@ from srdistill.recipe.sections import NAME_PATTERN
 from srdistill.settings import Settings, repeated
 from srdistill.study.kinds import KINDS, RECIPE_KIND
 
-STUDY_FIX = "Fix the keys above; recipes/study_*.yaml are complete examples and README.md explains each key."
+STUDY_FIX = "Fix the keys above; recipes/studies/*.yaml are complete examples and README.md explains each key."
 
 
 class RecipeBudget(Settings):
@@ -212,6 +212,10 @@ class StudyConfig(Settings):
 
 def load_study(path: Path, overrides: Sequence[str] = ()) -> StudyConfig:
     """Read, override (``--set base.data.root=...``) and validate a study recipe; every problem at once."""
+    if not path.is_file():
+        raise UserError(
+            f"Study recipe not found: {path}", "Check the path; the shipped studies are in recipes/studies/."
+        )
     raw = read_yaml(path)
     apply_overrides(raw, overrides, str(path))
     try:

@@ -85,4 +85,12 @@ def test_a_bad_study_names_its_problem(write_study, case: str) -> None:
     with pytest.raises(RecipeError) as caught:
         load_study(write_study(**fields))
     assert says in caught.value.problem, caught.value.problem
-    assert "recipes/study_" in (caught.value.fix or "")
+    assert "recipes/studies/" in (caught.value.fix or "")
+
+
+def test_a_missing_study_file_names_where_the_shipped_ones_are(tmp_path: Path) -> None:
+    from srdistill.errors import UserError
+
+    with pytest.raises(UserError, match="Study recipe not found") as caught:
+        load_study(tmp_path / "nowhere.yaml")
+    assert "recipes/studies/" in (caught.value.fix or "")
